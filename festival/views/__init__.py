@@ -1,0 +1,1 @@
+"""Views: parse the request, call one domain function, render. One module per audience."""

@@ -1,0 +1,5 @@
+"""Placeholder until this audience's views land."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

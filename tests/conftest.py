@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh SQLite file per test, the app with its lifespan entered, an
+in-process ASGI client, and a small programme spanning awkward time zones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from festival.db import Database
+from festival.settings import Settings
+
+SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        db_path=str(tmp_path / "festival.db"),
+        secret_key="test-secret-key-not-for-production",
+        base_url="https://festival.example.org",
+        sqlite_synchronous="NORMAL",
+        argon2_time_cost=1,
+        argon2_memory_cost=8,
+        start_mail_sender=False,
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = await Database(settings.db_path, synchronous="NORMAL").open()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def sample_programme() -> dict[str, Any]:
+    """A programme in the file format (see tests/data/sample_programme.json)."""
+    return json.loads(SAMPLE.read_text("utf-8"))
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    from festival.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://festival.example.org") as c:
+        yield c
+
+
+@pytest.fixture
+async def programme(app: Any, sample_programme: dict[str, Any]) -> dict[str, Any]:
+    """The sample programme loaded into the app's database; answers the file's dict."""
+    from festival.loader import import_programme
+
+    await import_programme(app.state.db, sample_programme)
+    return sample_programme
