@@ -11,10 +11,11 @@ from festival.settings import Settings
 
 
 def build_routes(settings: Settings) -> list[BaseRoute]:
-    from festival.views import admin, api, feeds, public
+    from festival.views import admin, api, feeds, public, tickets
 
     return [
         *public.routes,
+        *tickets.routes,
         *feeds.routes,
         *api.routes,
         *admin.routes,

@@ -1,0 +1,1 @@
+"""festival: a film festival programme server."""

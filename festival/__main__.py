@@ -1,0 +1,273 @@
+"""The `festival` command (also `python -m festival`): serve, init, load, demo, organiser.
+
+Every command answers an exit status and never a traceback for bad input: a missing or
+unreadable file, bad JSON, a refused programme or account are one or more plain lines on
+standard error and status 1 (argparse's own usage errors are status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from festival import auth, demo
+from festival.db import Database, fetch_value, schema_version
+from festival.errors import FestivalError, ValidationError
+from festival.loader import ImportSummary, import_programme
+from festival.settings import Settings
+
+PROGRESS_FROM = 1000  # screenings: smaller files import before anyone would look
+
+
+class CommandError(Exception):
+    """A message for the person at the terminal; the command exits with status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="festival", description="Runs a film festival's programme: screenings, seats, "
+        "calendar feeds, organisers, mail.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = "database file (default: $FESTIVAL_DB or ./festival.db)"
+
+    serve = commands.add_parser("serve", help="run the web app under uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes")
+
+    init = commands.add_parser("init", help="create or migrate the schema (safe to repeat)")
+    init.add_argument("--db", help=db_help)
+
+    load = commands.add_parser("load", help="import a programme file (JSON)")
+    load.add_argument("file", metavar="FILE.json")
+    load.add_argument("--db", help=db_help)
+
+    demo_cmd = commands.add_parser("demo", help="write a realistic demo edition")
+    demo_cmd.add_argument("--db", help=db_help)
+    demo_cmd.add_argument("--screenings", type=_positive, default=300)
+    demo_cmd.add_argument("--seed", type=int, default=1)
+
+    organiser = commands.add_parser("organiser", help="manage organiser accounts")
+    organiser_commands = organiser.add_subparsers(dest="action", required=True,
+                                                  metavar="ACTION")
+    add = organiser_commands.add_parser(
+        "add", help="create an account; the password is read from standard input")
+    add.add_argument("email")
+    add.add_argument("--role", choices=auth.ROLES, default="organiser")
+    add.add_argument("--country", help="2-letter code; required for the organiser role")
+    add.add_argument("--name", default="")
+    add.add_argument("--db", help=db_help)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed by argparse
+        return int(exc.code or 0)
+    try:
+        settings = Settings.from_env(db_path=args.db)
+    except ValueError as exc:  # a malformed FESTIVAL_* variable
+        print(f"festival: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return COMMANDS[args.command](args, settings)
+    except CommandError as exc:
+        print(f"festival: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        _print_fields(exc, sys.stderr)
+    except FestivalError as exc:
+        print(f"festival: {exc.message}", file=sys.stderr)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"festival: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("festival: interrupted", file=sys.stderr)
+    return 1
+
+
+def _print_fields(exc: ValidationError, out: TextIO) -> None:
+    for path, message in exc.fields.items():
+        print(f"{path}: {message}", file=out)
+    if exc.message != ValidationError.message:  # the generic text is for web forms
+        print(f"festival: {exc.message}", file=out)
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
+    """Opens (and migrates) the database, runs `work`, closes it whatever happens."""
+    try:
+        db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous).open()
+    except sqlite3.Error as exc:
+        raise CommandError(f"cannot open the database {settings.db_path}: {exc}") from exc
+    try:
+        return await work(db)
+    finally:
+        await db.close()
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(db: Database) -> int:
+        async with db.reader() as conn:
+            return await schema_version(conn)
+
+    version = asyncio.run(_with_db(settings, work))
+    print(f"{settings.db_path}: schema version {version}, ready")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    data = read_programme(args.file)
+    count = len(data.get("screenings") or []) if isinstance(data, dict) else 0
+    progress = _progress_printer() if count >= PROGRESS_FROM else None
+    summary = asyncio.run(_with_db(settings, lambda db: import_programme(
+        db, data, progress=progress)))
+    print(summary)
+    return 0
+
+
+def read_programme(path: str) -> Any:
+    """The file's JSON; CommandError with a plain reason when it cannot be read."""
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot be read ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, "
+                           f"column {exc.colno}") from None
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    # At a terminal the line is redrawn in place; in a log it is one line per step.
+    redraw = sys.stderr.isatty()
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done == total or not redraw else ""
+        start = "\r" if redraw else ""
+        print(f"{start}importing screenings: {done}/{total}", end=end, file=sys.stderr,
+              flush=True)
+    return report
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    data = demo.generate(screenings=args.screenings, seed=args.seed)
+    progress = _progress_printer() if args.screenings >= PROGRESS_FROM else None
+    summary = asyncio.run(_with_db(settings, lambda db: import_programme(
+        db, data, progress=progress)))
+    cities = len({v["city"] for v in data["venues"]})
+    print(summary)
+    edition = data["edition"]
+    print(f"Demo: {edition['name']}, {args.screenings} screenings in {cities} cities, "
+          f"{edition['starts_on']} to {edition['ends_on']}")
+    return 0
+
+
+def cmd_organiser(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password(sys.stdin)
+    organiser_id = asyncio.run(_with_db(settings, lambda db: auth.create_organiser(
+        db, args.email, password, args.role, args.country, name=args.name,
+        settings=settings)))
+    where = f" for {args.country.upper()}" if args.country else ""
+    print(f"Organiser {organiser_id} created: {args.email.strip().lower()} ({args.role}{where})")
+    return 0
+
+
+def read_password(stdin: TextIO) -> str:
+    """One line from standard input (a pipe), or a hidden prompt at a terminal."""
+    at_terminal = stdin.isatty()
+    password = getpass.getpass("Password: ") if at_terminal else stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CommandError("no password given on standard input")
+    return password
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if not os.environ.get("FESTIVAL_BASE_URL"):
+        settings = replace(settings, base_url=local_url(args.host, args.port))
+    summary = asyncio.run(prepare(settings))
+    if summary is not None:
+        print(f"Empty database: loaded {settings.seed_file} ({summary})", file=sys.stderr)
+    if args.workers > 1:
+        # Workers are separate processes that build the app from the environment; they
+        # must share one secret key, or sessions would break between them.
+        os.environ.update(settings_environment(settings))
+        uvicorn.run("festival.app:app_from_env", factory=True, workers=args.workers,
+                    host=args.host, port=args.port)
+    else:
+        from festival.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def local_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches the server, for absolute links."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (compared, not bound)
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def prepare(settings: Settings) -> ImportSummary | None:
+    """Creates or migrates the schema; on a database without any edition, loads the seed
+    file. Answers the seed's import summary, or None when nothing was loaded."""
+    async def work(db: Database) -> ImportSummary | None:
+        async with db.reader() as conn:
+            has_edition = await fetch_value(conn, "SELECT 1 FROM editions LIMIT 1")
+        if has_edition or not settings.seed_file.exists():
+            return None
+        return await import_programme(db, read_programme(str(settings.seed_file)))
+
+    return await _with_db(settings, work)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment that makes Settings.from_env() in a worker equal `settings`."""
+    env = {
+        "FESTIVAL_DB": str(Path(settings.db_path).resolve()),
+        "FESTIVAL_SECRET_KEY": settings.secret_key,
+        "FESTIVAL_BASE_URL": settings.base_url,
+        "FESTIVAL_MAIL_FROM": settings.mail_from,
+        "FESTIVAL_SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
+        "FESTIVAL_CHANGEOVER_MINUTES": str(settings.changeover_minutes),
+    }
+    if settings.smtp_url:
+        env["FESTIVAL_SMTP_URL"] = settings.smtp_url
+    if settings.mail_reply_to:
+        env["FESTIVAL_MAIL_REPLY_TO"] = settings.mail_reply_to
+    return env
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": cmd_serve, "init": cmd_init, "load": cmd_load, "demo": cmd_demo,
+    "organiser": cmd_organiser,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

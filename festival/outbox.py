@@ -1,0 +1,38 @@
+"""The outbox: mail is written in the same transaction as the change it reports.
+
+Why: a registration that commits has its message committed with it, and one that rolls
+back leaves no message behind; a sender (festival.mail) delivers rows later, retrying
+until accepted. `enqueue` is the one call path for queuing a message, so the mail
+module can render the whole message here without touching its callers.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import aiosqlite
+
+from festival import times
+
+# What registrations queue; other subjects (e.g. a changed screening) may add kinds.
+REGISTRATION_KINDS = ("confirmed", "waitlisted", "promoted", "cancelled")
+
+
+def new_message_id() -> str:
+    """A globally unique RFC 5322 Message-ID."""
+    return f"<{secrets.token_hex(16)}@festival>"
+
+
+async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int) -> None:
+    """Queues a pending message of `kind` for a registration's attendee; call it inside
+    the transaction that made the change."""
+    now = times.now_text()
+    # One statement: the recipient is read from the row this transaction just wrote.
+    async with conn.execute(
+        """INSERT INTO outbox (created_at, kind, registration_id, recipient, message_id,
+                               next_attempt_at)
+           SELECT ?, ?, id, email, ?, ? FROM registrations WHERE id = ?""",
+        (now, kind, new_message_id(), now, registration_id),
+    ) as cursor:
+        if cursor.rowcount != 1:
+            raise LookupError(f"no registration {registration_id} to write to")

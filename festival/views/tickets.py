@@ -1,0 +1,5 @@
+"""Placeholder until the registration views land."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
