@@ -10,17 +10,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from festival import templating
 from festival.db import Database
-from festival.errors import FestivalError, TooLarge, _
+from festival.errors import FestivalError, TooLarge, Unauthorised, _
 from festival.routes import build_routes
 from festival.settings import Settings
 
@@ -55,6 +56,10 @@ def error_response(request: Request, status: int, code: str, message: str,
 
 async def on_festival_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FestivalError)
+    if isinstance(exc, Unauthorised) and not wants_json(request):
+        # A page that needs an organiser sends the browser to sign in, then back.
+        login = request.app.url_path_for("admin_login")
+        return RedirectResponse(f"{login}?{urlencode({'next': request.url.path})}", 303)
     return error_response(request, exc.status, exc.code, exc.message, exc.fields)
 
 

@@ -29,8 +29,10 @@ from festival import times
 from festival.db import Database, execute, execute_many, fetch_all, fetch_one
 from festival.errors import ValidationError
 
-__all__ = ["Existing", "ImportSummary", "import_programme", "load_existing",
-           "screening_uid", "validate_programme"]
+# check_object and bump_dependants are shared with festival.admin (the same field checks
+# for forms and the admin API; the same "what attendees see changed" rule).
+__all__ = ["Existing", "ImportSummary", "bump_dependants", "check_object", "import_programme",
+           "load_existing", "screening_uid", "validate_programme"]
 
 Progress = Callable[[int, int], None]
 KINDS = ("venues", "films", "guests", "screenings")
@@ -253,8 +255,8 @@ def _unknown(value: dict[str, Any], known: Any, path: str, errors: dict[str, str
             errors.setdefault(_path(path, str(name)), "unknown field" + hint)
 
 
-def _object(value: Any, spec: dict[str, Field], path: str, errors: dict[str, str]
-            ) -> dict[str, Any] | None:
+def check_object(value: Any, spec: dict[str, Field], path: str, errors: dict[str, str]
+                 ) -> dict[str, Any] | None:
     """The object's fields, normalised; a field whose value is wrong is left out (and its
     error recorded), so later checks can tell 'absent' from 'invalid'."""
     if not isinstance(value, dict):
@@ -270,7 +272,7 @@ def _object(value: Any, spec: dict[str, Field], path: str, errors: dict[str, str
             else:
                 result[name] = rule.default
         elif rule.fields is not None:
-            nested = _object(raw, rule.fields, where, errors)
+            nested = check_object(raw, rule.fields, where, errors)
             if nested is not None:
                 result[name] = nested
         else:
@@ -289,7 +291,8 @@ def _section(data: dict[str, Any], kind: str, errors: dict[str, str]
     if not isinstance(items, list):
         errors[kind] = "must be a list ([...])"
         return []
-    return [_object(item, SECTIONS[kind], _path(kind, i), errors) for i, item in enumerate(items)]
+    return [check_object(item, SECTIONS[kind], _path(kind, i), errors)
+            for i, item in enumerate(items)]
 
 
 def _duplicates(kind: str, items: list[dict[str, Any] | None], errors: dict[str, str]) -> None:
@@ -442,7 +445,7 @@ def check_programme(data: Any, existing: Existing | None = None, *, changeover_m
     if data.get("edition") is None:
         errors["edition"] = "required"
     else:
-        edition = _object(data["edition"], EDITION, "edition", errors)
+        edition = check_object(data["edition"], EDITION, "edition", errors)
     if data.get("notes") is not None and not isinstance(data["notes"], str):
         errors["notes"] = "must be text"
     if edition and edition.get("starts_on") and edition.get("ends_on") \
@@ -581,7 +584,7 @@ async def _write(conn: aiosqlite.Connection, programme: Programme, existing: Exi
                                       summary, changed)
     writer = _ScreeningWriter(conn, summary, existing, ids, now, progress)
     touched = await writer.write(programme.screenings)
-    await _bump_dependants(conn, changed, touched, now)
+    await bump_dependants(conn, changed, touched, now)
     return summary
 
 
@@ -728,8 +731,8 @@ class _ScreeningWriter:
             self.progress(done, total)
 
 
-async def _bump_dependants(conn: aiosqlite.Connection, changed: set[tuple[str, int]],
-                           touched: set[int], now: str) -> None:
+async def bump_dependants(conn: aiosqlite.Connection, changed: set[tuple[str, int]],
+                          touched: set[int], now: str) -> None:
     """A venue's new address or a guest's new name changes what attendees see of every
     screening there (LOCATION, DESCRIPTION), also of screenings the file did not list."""
     if not changed:

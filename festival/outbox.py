@@ -27,12 +27,13 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
     """Queues a pending message of `kind` for a registration's attendee; call it inside
     the transaction that made the change."""
     now = times.now_text()
-    # One statement: the recipient is read from the row this transaction just wrote.
-    async with conn.execute(
+    # One statement, one trip to the database thread: the recipient is read from the
+    # row this transaction just wrote.
+    inserted = await conn.execute_fetchall(
         """INSERT INTO outbox (created_at, kind, registration_id, recipient, message_id,
                                next_attempt_at)
-           SELECT ?, ?, id, email, ?, ? FROM registrations WHERE id = ?""",
-        (now, kind, new_message_id(), now, registration_id),
-    ) as cursor:
-        if cursor.rowcount != 1:
-            raise LookupError(f"no registration {registration_id} to write to")
+           SELECT ?, ?, id, email, ?, ? FROM registrations WHERE id = ?
+           RETURNING id""",
+        (now, kind, new_message_id(), now, registration_id))
+    if not list(inserted):
+        raise LookupError(f"no registration {registration_id} to write to")

@@ -11,7 +11,7 @@ from festival.settings import Settings
 
 
 def build_routes(settings: Settings) -> list[BaseRoute]:
-    from festival.views import admin, api, feeds, public, tickets
+    from festival.views import admin, api, door, feeds, public, tickets
 
     return [
         *public.routes,
@@ -19,5 +19,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *feeds.routes,
         *api.routes,
         *admin.routes,
+        *door.routes,
         Mount("/static", app=StaticFiles(directory=settings.static_dir), name="static"),
     ]

@@ -261,7 +261,10 @@ def test_ticket_feed_shows_each_registrations_status(screenings):
     assert str(waiting["STATUS"]) == "TENTATIVE"
     assert str(waiting["SUMMARY"]) == 'Waitlist: The Crossing; a "journey", told\\retold'
     assert "on the waiting list" in str(waiting["DESCRIPTION"])
-    assert str(events[s["kathmandu"]["uid"]]["STATUS"]) == "CANCELLED"
+    own_cancel = events[s["kathmandu"]["uid"]]
+    assert str(own_cancel["STATUS"]) == "CANCELLED"
+    assert "Your registration for this screening is cancelled." in str(own_cancel["DESCRIPTION"])
+    assert "This screening is cancelled." not in str(own_cancel["DESCRIPTION"])
     assert str(events[s["niamey"]["uid"]]["STATUS"]) == "CANCELLED"
     assert f"{BASE}/tickets/tok1" in str(events[s["hague"]["uid"]]["DESCRIPTION"])
     # the attendee's own later change is the event's last modification

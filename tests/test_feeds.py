@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator
 from typing import Any
@@ -84,6 +85,13 @@ async def test_feed_etag_and_bytes_are_stable_across_requests_and_processes(
     elsewhere = await second_client.get("/feeds/festival.ics")
     assert first.headers["etag"] == again.headers["etag"] == elsewhere.headers["etag"]
     assert first.content == again.content == elsewhere.content
+
+
+async def test_feed_requests_arriving_together_get_the_same_feed(app, client, programme):
+    responses = await asyncio.gather(*(client.get("/feeds/festival.ics") for _ in range(5)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.headers["etag"] for r in responses}) == 1
+    assert len({r.content for r in responses}) == 1
 
 
 async def test_feed_answers_304_to_a_matching_if_none_match(client, programme):

@@ -1,15 +1,21 @@
 """The JSON API under /api/v1, as CONTRACT.md names it. Times are wall-clock times at the
-venue with that day's UTC offset; errors use the one shape from festival.app."""
+venue with that day's UTC offset; errors use the one shape from festival.app.
+
+Registrations are created with a JSON body only: a browser cannot send
+`application/json` to another site without a CORS preflight we never grant, so the API
+needs no CSRF token; the registration token is the key to read or cancel one."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from festival import programme, times
+from festival import programme, registrations, templating, times
+from festival.errors import ValidationError, _
 from festival.openapi import SPEC
 
 
@@ -65,6 +71,64 @@ async def get_screening(request: Request) -> JSONResponse:
     return JSONResponse(screening_detail_json(screening))
 
 
+def registration_json(request: Request, r: dict[str, Any]) -> dict[str, Any]:
+    base = request.app.state.settings.base_url
+    return {
+        "token": r["token"],
+        "status": r["status"],
+        "seats": r["seats"],
+        "screening_id": r["screening_id"],
+        "name": r["name"],
+        "email": r["email"],
+        "waitlist_position": r["waitlist_position"],
+        "created_at": r["created_at"],
+        "confirmed_at": r["confirmed_at"],
+        "cancelled_at": r["cancelled_at"],
+        "ticket_url": base + str(request.app.url_path_for("ticket", token=r["token"])),
+        "url": base + str(request.app.url_path_for("api_registration", token=r["token"])),
+    }
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; ValidationError (422) for anything else. An
+    oversized body never gets here: the app answers 413 first."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ValidationError(fields={"body": _("Send a JSON object (Content-Type: "
+                                                "application/json).")})
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # also bad UTF-8 and absurdly long numbers
+        raise ValidationError(fields={"body": _("The body is not valid JSON.")}) from None
+    if not isinstance(data, dict):
+        raise ValidationError(fields={"body": _("Send a JSON object with name, email and "
+                                                "seats.")})
+    return data
+
+
+async def create_registration(request: Request) -> JSONResponse:
+    data = await json_object(request)
+    registration, created = await registrations.register(
+        request.app.state.db, request.path_params["id"], data.get("name"), data.get("email"),
+        data.get("seats"), locale=templating.current_locale())
+    body = registration_json(request, registration)
+    return JSONResponse(body, status_code=201 if created else 200,
+                        headers={"Location": body["url"]})
+
+
+async def get_registration(request: Request) -> JSONResponse:
+    registration = await registrations.get_registration(
+        request.app.state.db, request.path_params["token"])
+    return JSONResponse({**registration_json(request, registration),
+                         "screening": screening_json(registration["screening"])})
+
+
+async def cancel_registration(request: Request) -> JSONResponse:
+    registration = await registrations.cancel(request.app.state.db, request.path_params["token"])
+    return JSONResponse(registration_json(request, registration))
+
+
 async def healthz(request: Request) -> JSONResponse:
     await request.app.state.db.fetch_one("SELECT 1")
     return JSONResponse({"status": "ok"})
@@ -79,4 +143,10 @@ routes = [
     Route("/api/v1/openapi.json", openapi, name="api_openapi"),
     Route("/api/v1/screenings", list_screenings, name="api_screenings"),
     Route("/api/v1/screenings/{id:int}", get_screening, name="api_screening"),
+    Route("/api/v1/screenings/{id:int}/registrations", create_registration, methods=["POST"],
+          name="api_registrations"),
+    Route("/api/v1/registrations/{token}", get_registration, methods=["GET"],
+          name="api_registration"),
+    Route("/api/v1/registrations/{token}", cancel_registration, methods=["DELETE"],
+          name="api_registration_cancel"),
 ]

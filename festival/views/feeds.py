@@ -55,13 +55,13 @@ Builder = Callable[[Database], Awaitable[tuple[str, str, list[dict[str, Any]]]]]
 
 
 class FeedCache:
-    """Built feeds by key, least recently used dropped first; one build per key at a
-    time, so a burst of requests after a change builds a big feed once."""
+    """Built feeds by key, least recently used dropped first. A feed being built is
+    built once: a burst of requests after a change waits for the same build."""
 
     def __init__(self, size: int = CACHE_ENTRIES) -> None:
         self.size = size
         self._feeds: OrderedDict[tuple[Any, ...], Feed] = OrderedDict()
-        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self._building: dict[tuple[Any, ...], tuple[int, asyncio.Task[Feed]]] = {}
 
     def get(self, key: tuple[Any, ...], version: int) -> Feed | None:
         feed = self._feeds.get(key)
@@ -74,11 +74,27 @@ class FeedCache:
         self._feeds[key] = feed
         self._feeds.move_to_end(key)
         while len(self._feeds) > self.size:
-            old, _feed = self._feeds.popitem(last=False)
-            self._locks.pop(old, None)
+            self._feeds.popitem(last=False)
 
-    def lock(self, key: tuple[Any, ...]) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    async def get_or_build(self, key: tuple[Any, ...], version: int,
+                           build: Callable[[], Awaitable[Feed]]) -> Feed:
+        feed = self.get(key, version)
+        if feed is not None:
+            return feed
+        building = self._building.get(key)
+        if building is None or building[0] != version:
+            task = asyncio.ensure_future(build())
+            # Whoever waits sees the outcome; none waiting must not leave it unretrieved.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            building = self._building[key] = (version, task)
+        try:
+            # Shielded: one visitor hanging up does not cancel the build others await.
+            feed = await asyncio.shield(building[1])
+        finally:
+            if self._building.get(key) is building and building[1].done():
+                del self._building[key]
+        self.put(key, feed)
+        return feed
 
 
 def feed_cache(app: Starlette) -> FeedCache:
@@ -98,16 +114,9 @@ async def programme_version(db: Database) -> tuple[int, str]:
 
 async def serve_cached(request: Request, key: tuple[Any, ...], build: Builder) -> Response:
     """The feed named by `key`, from the cache while the programme is unchanged."""
-    db: Database = request.app.state.db
-    cache = feed_cache(request.app)
-    version, changed_at = await programme_version(db)
-    feed = cache.get(key, version)
-    if feed is None:
-        async with cache.lock(key):
-            feed = cache.get(key, version)
-            if feed is None:
-                feed = await _build(request, build, version, changed_at)
-                cache.put(key, feed)
+    version, changed_at = await programme_version(request.app.state.db)
+    feed = await feed_cache(request.app).get_or_build(
+        key, version, lambda: _build(request, build, version, changed_at))
     return respond(request, feed, PUBLIC_CACHE)
 
 

@@ -1,5 +1,118 @@
-"""Placeholder until the registration views land."""
+"""Attendees' pages: the registration form's answer, the ticket, its cancellation.
 
-from starlette.routing import BaseRoute
+Bad input re-renders the screening's page (422) with a message beside each field and
+the values kept; a closed screening re-renders it with the reason (409). Success
+redirects (303) to the ticket, so reloading never registers twice. The ticket's token is
+its only key: the page is private (no caching, no indexing)."""
 
-routes: list[BaseRoute] = []
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import NoMatchFound, Route
+
+from festival import csrf, programme, registrations, templating
+from festival.errors import RegistrationClosed, ValidationError
+from festival.templating import render
+from festival.views import public
+
+PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+
+
+def form_seats(value: Any) -> Any:
+    """A form's seats text to a number; anything else is passed on for the domain to
+    refuse (with its friendly message). Short inputs only: int() of a huge digit string
+    is itself an error."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() \
+            and len(value.strip()) <= 6:
+        return int(value.strip())
+    return value
+
+
+async def screening_page(request: Request, screening_id: int, *, status_code: int,
+                         **extra: Any) -> Response:
+    """The public screening page again, its registration block showing why the form was
+    refused (with the values sent, so nobody types them twice)."""
+    screening = await programme.get_screening(request.app.state.db, screening_id)
+    return await public.render_screening(
+        request, screening, status_code=status_code,
+        booking=registrations.booking_state(screening), **extra)
+
+
+async def register(request: Request) -> Response:
+    screening_id = request.path_params["id"]
+    form = await request.form()
+    csrf.check(request, form)
+    # Text fields only: a file upload in their place counts as empty.
+    values = {key: value if isinstance(value := form.get(key), str) else ""
+              for key in ("name", "email", "seats")}
+    try:
+        registration, _created = await registrations.register(
+            request.app.state.db, screening_id, values["name"], values["email"],
+            form_seats(values["seats"]), locale=templating.current_locale())
+    except ValidationError as exc:
+        return await screening_page(request, screening_id, status_code=422, form=values,
+                                    errors=exc.fields)
+    except RegistrationClosed as exc:
+        return await screening_page(request, screening_id, status_code=409, form=values,
+                                    registration_error=exc.message)
+    return RedirectResponse(ticket_path(request, registration["token"]), status_code=303)
+
+
+def ticket_path(request: Request, token: str) -> str:
+    return str(request.app.url_path_for("ticket", token=token))
+
+
+def qr_svg(text: str, title: str) -> Markup:
+    """An inline SVG QR code: presentation attributes only (the CSP forbids inline
+    styles); segno escapes the title, and the data itself is drawn, not written."""
+    code = segno.make(text, error="m", micro=False)
+    svg = code.svg_inline(scale=5, border=4, title=title, svgclass="qr-code",
+                          dark="#000", light="#fff")
+    return Markup(svg)  # noqa: S704 (segno's own output, its text escaped)
+
+
+def optional_url(request: Request, name: str, **params: Any) -> str | None:
+    """A link to a route another module serves, or None while it does not exist."""
+    try:
+        return str(request.app.url_path_for(name, **params))
+    except NoMatchFound:
+        return None
+
+
+async def ticket(request: Request) -> Response:
+    registration = await registrations.get_registration(
+        request.app.state.db, request.path_params["token"])
+    screening = registration.pop("screening")
+    token = registration["token"]
+    ticket_url = request.app.state.settings.base_url + ticket_path(request, token)
+    context = {
+        "registration": registration,
+        "screening": screening,
+        "booking": registrations.booking_state(screening),
+        "ticket_url": ticket_url,
+        "qr_svg": None if registration["status"] == "cancelled" else qr_svg(
+            ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
+        "screening_ics": optional_url(request, "screening_ics", id=screening["id"]),
+        "ticket_feed": optional_url(request, "feed_ticket", token=token),
+    }
+    return render(request, "public/ticket.html", context, headers=PRIVATE_HEADERS)
+
+
+async def cancel(request: Request) -> Response:
+    token = request.path_params["token"]
+    form = await request.form()
+    csrf.check(request, form)
+    await registrations.cancel(request.app.state.db, token)
+    return RedirectResponse(ticket_path(request, token), status_code=303)
+
+
+routes = [
+    Route("/screenings/{id:int}/register", register, methods=["POST"], name="register"),
+    Route("/tickets/{token}", ticket, name="ticket"),
+    Route("/tickets/{token}/cancel", cancel, methods=["POST"], name="ticket_cancel"),
+]

@@ -1,0 +1,178 @@
+"""Benchmark of the festival feed (/feeds/festival.ics), run by hand:
+
+    python bench/bench_feeds.py [--sizes 1000,10000] [--requests 30]
+
+For each size it loads the demo edition into a fresh database and measures, through the
+whole app (middleware included) with an in-process ASGI client:
+- cold: the feed built from the database (the feed cache emptied before each request;
+  VTIMEZONEs stay cached, as they do in a running server after the first build),
+- cached: the feed served from the cache (one version query, then the bytes),
+- 304: a conditional request with a matching ETag,
+- static: a file of the same bytes served by Starlette's StaticFiles in the same app,
+- icalendar: the icalendar library alone building and serialising the same events
+  from the same rows already in memory (no database, no HTTP).
+Targets: cached at least 0.8 of static's speed; cold at most 1.2x icalendar alone.
+Times are medians of bounded loops, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from festival import calendar, demo, programme, times  # noqa: E402
+from festival.app import create_app  # noqa: E402
+from festival.db import Database  # noqa: E402
+from festival.loader import import_programme  # noqa: E402
+from festival.settings import Settings  # noqa: E402
+from festival.views.feeds import FeedCache  # noqa: E402
+
+BASE = "https://festival.example.org"
+FEED = "/feeds/festival.ics"
+
+
+async def timed(action: Callable[[], Awaitable[Any]], rounds: int) -> float:
+    """Median milliseconds of `rounds` runs of `action`."""
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]) -> bytes:
+    """The same events built with icalendar's objects and serialised by it."""
+    cal = Calendar()
+    for name, value in (("PRODID", calendar.PRODID), ("VERSION", "2.0"),
+                        ("CALSCALE", "GREGORIAN"), ("METHOD", "PUBLISH")):
+        cal.add(name, value)
+    cal.add("X-WR-CALNAME", vText("Festival"))
+    cal.add("REFRESH-INTERVAL", vDuration(timedelta(hours=1), params={"VALUE": "DURATION"}))
+    for zone in zones.values():
+        cal.add_component(zone)
+    organiser = vCalAddress("mailto:festival@example.org")
+    organiser.params["CN"] = "Global Migration Film Festival"
+    for s in screenings:
+        event = Event()
+        event.add("UID", s["uid"])
+        for prop, column in (("DTSTAMP", "updated_at"), ("LAST-MODIFIED", "updated_at"),
+                             ("CREATED", "created_at")):
+            event.add(prop, times.parse_utc(s[column]))
+        event.add("SEQUENCE", s["sequence"])
+        event.add("DTSTART", s["starts_local"])
+        event.add("DTEND", s["ends_local"])
+        event.add("SUMMARY", s["title"] + (" + debate" if s["debate_title"] else ""))
+        event.add("DESCRIPTION", "\n\n".join((
+            s["title"], s["synopsis"], "Debate: " + s["debate_title"],
+            "With: " + ", ".join(g["name"] for g in s["guests"]),
+            calendar.screening_url(s, BASE))))
+        event.add("LOCATION", calendar.location(s))
+        event.add("URL", calendar.screening_url(s, BASE))
+        event.add("STATUS", "CANCELLED" if s["status"] == "cancelled" else "CONFIRMED")
+        event.add("ORGANIZER", organiser)
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+async def rows(db: Database) -> list[dict[str, Any]]:
+    edition = await programme.edition_by_key(db, None)
+    screenings = await programme.list_screenings(db, edition["id"])
+    guests = await programme.guests_by_screening(db, [s["id"] for s in screenings])
+    for s in screenings:
+        s["guests"] = guests[s["id"]]
+    return screenings
+
+
+async def measure(size: int, requests: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
+        static = Path(tmp) / "static"
+        static.mkdir()
+        settings = Settings(db_path=str(Path(tmp) / "festival.db"), base_url=BASE,
+                            static_dir=static, sqlite_synchronous="OFF",
+                            start_mail_sender=False)
+        db = await Database(settings.db_path, synchronous="OFF").open()
+        await import_programme(db, demo.generate(size))
+        screenings = await rows(db)
+        await db.close()
+
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+                first = await client.get(FEED)  # also builds the VTIMEZONEs once
+                assert first.status_code == 200, first.status_code
+                body, tag = first.content, first.headers["etag"]
+                (static / "festival.ics").write_bytes(body)
+
+                async def cold() -> None:
+                    app.state.feed_cache = FeedCache()
+                    assert (await client.get(FEED)).content == body
+
+                async def cached() -> None:
+                    assert len((await client.get(FEED)).content) == len(body)
+
+                async def not_modified() -> None:
+                    response = await client.get(FEED, headers={"If-None-Match": tag})
+                    assert response.status_code == 304
+
+                async def static_file() -> None:
+                    assert len((await client.get("/static/festival.ics")).content) == len(body)
+
+                year = int(screenings[0]["starts_at"][:4])
+                zones = {z: Timezone.from_tzid(z, first_date=date(year - 1, 1, 1),
+                                               last_date=date(year + 2, 1, 1))
+                         for z in sorted({s["timezone"] for s in screenings})}
+
+                async def library() -> None:
+                    icalendar_alone(screenings, zones)
+
+                slow_rounds = 3 if size <= 2000 else 1
+                return {
+                    "screenings": len(screenings),
+                    "mb": len(body) / 1e6,
+                    "cold": await timed(cold, max(3, slow_rounds)),
+                    "cached": await timed(cached, requests),
+                    "static": await timed(static_file, requests),
+                    "304": await timed(not_modified, requests * 5),
+                    "icalendar": await timed(library, slow_rounds),
+                }
+
+
+def table(results: list[dict[str, float]]) -> str:
+    head = ("screenings", "MB", "cold ms", "cached ms", "static ms", "cached/static speed",
+            "304 ms", "icalendar ms", "cold/icalendar")
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    for r in results:
+        lines.append(" | ".join((
+            f"{r['screenings']:.0f}", f"{r['mb']:.1f}", f"{r['cold']:.0f}",
+            f"{r['cached']:.1f}", f"{r['static']:.1f}", f"{r['static'] / r['cached']:.2f}",
+            f"{r['304']:.2f}", f"{r['icalendar']:.0f}", f"{r['cold'] / r['icalendar']:.2f}")))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--requests", type=int, default=30)
+    args = parser.parse_args()
+    results = [asyncio.run(measure(int(n), args.requests)) for n in args.sizes.split(",")]
+    print(table(results))
+    print("\ntargets: cached/static speed >= 0.8; cold/icalendar <= 1.2")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Benchmark of registrations, run by hand:
+
+    python bench/bench_registrations.py [--requests 2000] [--concurrency 32]
+                                        [--synchronous FULL] [--workers 1]
+
+Two servers run under uvicorn on loopback, each in its own process with a fresh SQLite
+file in WAL mode at the same `synchronous` setting:
+- festival: `festival serve` with 20 screenings of 100 seats; requests go round-robin to
+  POST /api/v1/screenings/{id}/registrations (validation, BEGIN IMMEDIATE, the seat
+  checks, the INSERT, its outbox message, COMMIT, the JSON answer); with the default
+  2000 requests each screening fills and the last few join its waitlist;
+- bare: a Starlette app with one endpoint that parses the same JSON and does one
+  aiosqlite INSERT and COMMIT (under a lock, so each request is its own durable
+  transaction, as a registration is) and answers JSON.
+The same client (httpx, `--concurrency` requests in flight) sends `--requests`
+registrations with distinct emails to each, after a warm-up, and prints registrations
+per second, p50 and p99 latency and festival/bare throughput (target >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+WARM_UP = 100
+
+SCREENINGS = 20
+CAPACITY = 100  # a room as the festival's venues have; past it, registrations wait
+
+
+def bench_programme() -> dict[str, Any]:
+    """SCREENINGS screenings of CAPACITY seats in four venues, one a night each."""
+    venues = [{"key": f"hall-{v}", "name": f"Hall {v}", "city": "The Hague", "country": "NL",
+               "timezone": "Europe/Amsterdam", "address": f"{v} Bench St",
+               "capacity": CAPACITY} for v in range(4)]
+    screenings = [{"key": f"bench-{i}", "film": "bench-film", "venue": f"hall-{i % 4}",
+                   "starts_at": f"2099-12-{5 + i // 4:02d}T19:00",
+                   "ends_at": f"2099-12-{5 + i // 4:02d}T21:00", "capacity": CAPACITY}
+                  for i in range(SCREENINGS)]
+    return {"edition": {"key": "bench-2099", "name": "Benchmark edition",
+                        "starts_on": "2099-12-05", "ends_on": "2099-12-18"},
+            "venues": venues, "guests": [], "screenings": screenings,
+            "films": [{"key": "bench-film", "title": "The Benchmark", "runtime_minutes": 90}]}
+
+
+# --- the bare baseline server ------------------------------------------------------------
+
+def serve_bare(port: int, db_path: str, synchronous: str) -> None:
+    """One INSERT and COMMIT per request, nothing else: the floor we compare with."""
+    import aiosqlite
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    state: dict[str, Any] = {}
+
+    async def lifespan(app: Starlette) -> Any:
+        conn = await aiosqlite.connect(db_path)
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute(f"PRAGMA synchronous = {synchronous}")
+        await conn.execute("CREATE TABLE IF NOT EXISTS r (id INTEGER PRIMARY KEY, name TEXT,"
+                           " email TEXT, seats INTEGER)")
+        await conn.commit()
+        state.update(conn=conn, lock=asyncio.Lock())
+        yield
+        await conn.close()
+
+    async def insert(request: Request) -> JSONResponse:
+        data = json.loads(await request.body())
+        async with state["lock"]:
+            cursor = await state["conn"].execute(
+                "INSERT INTO r (name, email, seats) VALUES (?, ?, ?)",
+                (data["name"], data["email"], data["seats"]))
+            await state["conn"].commit()
+        return JSONResponse({"id": cursor.lastrowid, "status": "confirmed"}, status_code=201)
+
+    app = Starlette(routes=[Route("/insert", insert, methods=["POST"])],
+                    lifespan=contextlib.asynccontextmanager(lifespan))
+    uvicorn.run(app, host="127.0.0.1", port=port)
+
+
+# --- running servers ---------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str], base: str) -> Iterator[None]:
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited: {' '.join(command)}")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(base + "/", timeout=1)
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {' '.join(command)}")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- the load ----------------------------------------------------------------------------
+
+async def fire(base: str, paths: list[str], requests: int, concurrency: int,
+               prefix: str) -> dict[str, Any]:
+    """Sends `requests` registrations, `concurrency` at a time; answers the figures."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        counter = itertools.count()
+
+        async def one(i: int, record: bool) -> None:
+            body = {"name": f"Person {i}", "email": f"{prefix}{i}@example.org", "seats": 1}
+            start = time.perf_counter()
+            answer = await client.post(paths[i % len(paths)], json=body)
+            if record:
+                latencies.append(time.perf_counter() - start)
+                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+        async def worker(count: int, record: bool) -> None:
+            for _ in range(count):
+                await one(next(counter), record)
+
+        await asyncio.gather(*(worker(WARM_UP // concurrency + 1, False)
+                               for _ in range(min(concurrency, WARM_UP))))
+        start = time.perf_counter()
+        share, extra = divmod(requests, concurrency)
+        await asyncio.gather(*(worker(share + (1 if n < extra else 0), True)
+                               for n in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"rate": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "statuses": statuses}
+
+
+def festival_paths(base: str) -> list[str]:
+    screenings = httpx.get(f"{base}/api/v1/screenings?edition=bench-2099", timeout=10).json()
+    return [f"/api/v1/screenings/{s['id']}/registrations" for s in screenings]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
+    parser.add_argument("--workers", type=int, default=1, help="festival serve --workers")
+    parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), args.serve_bare[1], args.synchronous)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "FESTIVAL_SQLITE_SYNCHRONOUS": args.synchronous,
+               "FESTIVAL_SECRET_KEY": "bench-secret"}
+        env.pop("FESTIVAL_SMTP_URL", None)
+        db = str(Path(tmp) / "festival.db")
+        programme_file = Path(tmp) / "bench.json"
+        programme_file.write_text(json.dumps(bench_programme()), "utf-8")
+        subprocess.run([sys.executable, "-m", "festival", "load", str(programme_file),
+                        "--db", db], env=env, cwd=ROOT, check=True, capture_output=True)
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "festival", "serve", "--port", str(port), "--db", db,
+                   "--workers", str(args.workers)]
+        with running(command, env, base):
+            ours = asyncio.run(fire(base, festival_paths(base), args.requests,
+                                    args.concurrency, "f"))
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, str(Path(__file__).resolve()), "--synchronous",
+                   args.synchronous, "--serve-bare", str(port), str(Path(tmp) / "bare.db")]
+        with running(command, env, base):
+            bare = asyncio.run(fire(base, ["/insert"], args.requests, args.concurrency, "b"))
+
+    print(f"registrations: {args.requests} requests (+{WARM_UP} warm-up) over {SCREENINGS} "
+          f"screenings of {CAPACITY} seats, {args.concurrency} in flight, "
+          f"synchronous={args.synchronous}, festival workers={args.workers}")
+    print(f"{'server':<42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
+    for label, figures in (("festival POST .../registrations", ours),
+                           ("bare Starlette INSERT+COMMIT", bare)):
+        print(f"{label:<42} {figures['rate']:>8.0f} {figures['p50']:>8.1f} "
+              f"{figures['p99']:>8.1f}  {figures['statuses']}")
+    ratio = ours["rate"] / bare["rate"]
+    print(f"ratio festival/bare: {ratio:.2f} (target >= 0.5): {'ok' if ratio >= 0.5 else 'LOW'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,641 @@
+"""Organisers change the programme: venues, films, debate guests and screenings.
+
+Who may change what (checked here, on the server, for every change):
+- An `admin` changes everything.
+- An `organiser` changes the venues of their own country and the screenings at them;
+  anything of another country is Forbidden (403), never merely hidden.
+- Films and debate guests are shared by every country. Any organiser may create them
+  (a new film needs no one's leave) and may edit one while every screening using it is
+  in their own country (or none is), because an edit changes what other countries'
+  attendees see. Otherwise only an admin edits it. An unlisted guest (a migrant whose
+  name must not be exposed) is shown to an organiser only when it is theirs to edit or
+  appears in a screening of their country.
+
+The checks are the same as for `festival load` (loader.check_object and its field
+checks, the edition's dates at the venue, the venue's capacity, no double booking with
+settings.changeover_minutes between screenings), run inside the write transaction so
+they guard the very write they allow. Also flagged: a debate guest booked in two places
+at once (an error until the organiser confirms it, e.g. for a guest joining by video).
+
+What attendees see: a new screening is a draft, invisible to the public and feeds,
+until published. Any change attendees see (everything but notes) raises the screening's
+`sequence` and sets `updated_at` (the loader's rule). A move (time or venue) or a
+cancellation queues a mail to every registrant in the same transaction; registrations
+are kept. Capacity rules: see `capacity_error`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from festival import audit, auth, outbox, programme, registrations, times
+from festival.db import Database, execute, execute_many, fetch_all, fetch_one, fetch_value
+from festival.errors import NotFound, ValidationError
+from festival.loader import (
+    FILM,
+    FILM_COLUMNS,
+    GUEST,
+    GUEST_COLUMNS,
+    MAX_SCREENING,
+    NOTES,
+    SCREENING_COLUMNS,
+    VENUE,
+    VENUE_COLUMNS,
+    Field,
+    bump_dependants,
+    check_object,
+    flag,
+    language,
+    languages,
+    screening_uid,
+    status,
+    text,
+    wall_clock,
+    whole,
+)
+from festival.templating import gettext
+
+Organiser = dict[str, Any]
+
+
+def _ids(value: Any) -> list[int]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ValueError("must be a list of ids")
+    return list(dict.fromkeys(value))
+
+
+ID = whole(1, 2**62)
+SCREENING = {
+    "film_id": Field(ID, True), "venue_id": Field(ID, True),
+    "starts_at": Field(wall_clock, True), "ends_at": Field(wall_clock, True),
+    "capacity": Field(whole(0, 100_000)), "max_seats": Field(whole(1, 100), default=4),
+    "status": Field(status, default="draft"),
+    "language": Field(language, default=""), "subtitles": Field(languages, default=""),
+    "sign_interpretation": Field(flag, default=0), "captioned_debate": Field(flag, default=0),
+    "debate_title": Field(text(300, blank=True), default=""),
+    "debate_description": Field(text(5000, blank=True), default=""),
+    "notes": NOTES, "guest_ids": Field(_ids, default=[]),
+    "confirm_guest_clash": Field(flag, default=0),
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A table organisers edit through one form: its fields and stored columns."""
+
+    name: str
+    table: str
+    fields: dict[str, Field]
+    columns: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    shared: bool = True  # films, guests: used by every country
+
+
+KINDS = {k.name: k for k in (
+    Kind("venue", "venues", {n: f for n, f in VENUE.items() if n != "key"}, VENUE_COLUMNS,
+         ("step_free",), shared=False),
+    Kind("film", "films", {n: f for n, f in FILM.items() if n != "key"}, FILM_COLUMNS),
+    Kind("guest", "guests", {n: f for n, f in GUEST.items() if n != "key"}, GUEST_COLUMNS,
+         ("listed",)),
+)}
+USES = {  # kind -> the countries whose screenings use a row, and how many screenings
+    "venue": "SELECT v.country, (SELECT COUNT(*) FROM screenings WHERE venue_id = v.id) "
+             "FROM venues v WHERE v.id = ?",
+    "film": "SELECT v.country, COUNT(*) FROM screenings s JOIN venues v ON v.id = s.venue_id "
+            "WHERE s.film_id = ? GROUP BY v.country",
+    "guest": "SELECT v.country, COUNT(*) FROM screening_guests sg JOIN screenings s ON "
+             "s.id = sg.screening_id JOIN venues v ON v.id = s.venue_id WHERE sg.guest_id = ? "
+             "GROUP BY v.country",
+}
+
+
+@dataclass
+class Saved:
+    """What a change did: the row's id, the audit action, who was told, who promoted."""
+
+    id: int
+    action: str
+    notified: int = 0
+    promoted: list[int] = field(default_factory=list)
+
+
+def _t(message: str, **values: Any) -> str:
+    """Translated now (the reader's language) because the text carries numbers."""
+    return gettext(message) % values if values else gettext(message)
+
+
+def slugify(value: str, fallback: str) -> str:
+    """'Cineteca, Sala 3' -> 'cineteca-sala-3': a key that fits the programme file."""
+    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:60].strip("-")
+    return slug or fallback
+
+
+async def unique_key(conn: aiosqlite.Connection, table: str, base: str,
+                     edition_id: int | None = None) -> str:
+    """`base`, or `base-2`, `base-3`, ...: the first not taken (within the edition)."""
+    where = " AND edition_id = ?" if edition_id is not None else ""
+    extra = (edition_id,) if edition_id is not None else ()
+    rows = await fetch_all(conn, f"SELECT key FROM {table} WHERE (key = ? OR key LIKE ?)"
+                           + where, (base, base + "-%", *extra))
+    taken = {r["key"] for r in rows}
+    n = 1
+    while (key := base if n == 1 else f"{base}-{n}") in taken:
+        n += 1
+    return key
+
+
+# --- who may see and change what --------------------------------------------------------------
+
+def may_edit_shared(organiser: Organiser, countries: set[str]) -> bool:
+    """A film or guest: admins always; an organiser when no other country uses it."""
+    return organiser["role"] == "admin" or countries <= {organiser.get("country")}
+
+
+async def _uses(conn: aiosqlite.Connection, kind: str, row_id: int) -> dict[str, int]:
+    return {r[0]: r[1] for r in await fetch_all(conn, USES[kind], (row_id,))}
+
+
+async def _require_may_change(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind,
+                              row: dict[str, Any]) -> None:
+    if not kind.shared:
+        auth.require_country(organiser, row["country"])
+    elif not may_edit_shared(organiser, set(await _uses(conn, kind.name, row["id"]))):
+        raise auth.Forbidden(_t("Screenings in other countries use this %(kind)s: only an "
+                                "administrator may change it.", kind=gettext(kind.name)))
+
+
+def _visible(organiser: Organiser, kind: str, row: dict[str, Any], countries: set[str]
+             ) -> bool:
+    if organiser["role"] == "admin":
+        return True
+    if kind == "venue":
+        return row["country"] == organiser["country"]
+    if kind == "guest" and not row["listed"]:
+        return organiser["country"] in countries or may_edit_shared(organiser, countries)
+    return True
+
+
+async def list_rows(db: Database, organiser: Organiser, kind_name: str
+                    ) -> list[dict[str, Any]]:
+    """Venues, films or guests the organiser may see, each with `countries` using it,
+    `screenings` (how many) and `editable`."""
+    kind = KINDS[kind_name]
+    join = {"venue": "JOIN venues v ON v.id = t.id JOIN screenings s ON s.venue_id = t.id",
+            "film": "JOIN screenings s ON s.film_id = t.id JOIN venues v ON v.id = s.venue_id",
+            "guest": "JOIN screening_guests sg ON sg.guest_id = t.id JOIN screenings s ON "
+                     "s.id = sg.screening_id JOIN venues v ON v.id = s.venue_id"}[kind.name]
+    rows = await db.fetch_all(
+        f"SELECT t.*, (SELECT GROUP_CONCAT(DISTINCT v.country) FROM {kind.table} t2 "
+        f"{join.replace('t.id', 't2.id')} WHERE t2.id = t.id) AS used_in, "
+        f"(SELECT COUNT(*) FROM {kind.table} t2 {join.replace('t.id', 't2.id')} "
+        f"WHERE t2.id = t.id) AS screenings FROM {kind.table} t ORDER BY "
+        + ("t.country, t.city, t.name" if kind.name == "venue" else
+           "t.title" if kind.name == "film" else "t.name"))
+    result = []
+    for row in rows:
+        item = dict(row)
+        item["countries"] = set(filter(None, (item.pop("used_in") or "").split(",")))
+        if not _visible(organiser, kind.name, item, item["countries"]):
+            continue
+        item["editable"] = (auth.may_manage(organiser, item["country"]) if kind.name == "venue"
+                            else may_edit_shared(organiser, item["countries"]))
+        result.append(item)
+    return result
+
+
+async def get_row(db: Database, organiser: Organiser, kind_name: str, row_id: int
+                  ) -> dict[str, Any]:
+    """One venue, film or guest to edit; NotFound, or Forbidden outside the role."""
+    kind = KINDS[kind_name]
+    async with db.reader() as conn:
+        row = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
+        if row is None:
+            raise NotFound(_t("There is no such %(kind)s.", kind=gettext(kind.name)))
+        await _require_may_change(conn, organiser, kind, dict(row))
+    return dict(row)
+
+
+# --- venues, films, guests ----------------------------------------------------------------------
+
+def _inputs(kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the input a form or the API would send."""
+    return {c: bool(row[c]) if c in kind.flags else row[c] for c in kind.columns}
+
+
+async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: int | None,
+                   data: dict[str, Any]) -> Saved:
+    """Creates (row_id None) or updates a venue, film or guest from `data` (for an update,
+    fields left out keep their value). ValidationError(fields) or Forbidden, nothing
+    written; attendees' calendars get the change of a venue's address or a film's title."""
+    kind = KINDS[kind_name]
+    async with db.transaction() as conn:
+        before = None
+        if row_id is not None:
+            found = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
+            if found is None:
+                raise NotFound(_t("There is no such %(kind)s.", kind=gettext(kind.name)))
+            before = dict(found)
+            await _require_may_change(conn, organiser, kind, before)
+        errors: dict[str, str] = {}
+        merged = {**_inputs(kind, before), **data} if before else data
+        values = check_object(merged, kind.fields, "", errors) or {}
+        if kind.name == "venue" and "country" in values:
+            auth.require_country(organiser, values["country"])
+        if kind.name == "venue" and before is not None:
+            await _check_venue_change(conn, before, values, errors)
+        if errors:
+            raise ValidationError(fields=errors)
+        row = tuple(values[c] for c in kind.columns)
+        now = times.now_text()
+        if before is None:
+            base = slugify(values["title" if kind.name == "film" else "name"], kind.name)
+            key = await unique_key(conn, kind.table, base)
+            names = ", ".join(kind.columns)
+            row_id = await execute(conn, f"INSERT INTO {kind.table} (key, {names}, updated_at) "
+                                   f"VALUES ({', '.join('?' * (len(row) + 2))})",
+                                   (key, *row, now))
+            action = "create"
+        else:
+            assert row_id is not None
+            if row == tuple(before[c] for c in kind.columns):
+                return Saved(row_id, "unchanged")
+            sets = ", ".join(f"{c} = ?" for c in (*kind.columns, "updated_at"))
+            await execute(conn, f"UPDATE {kind.table} SET {sets} WHERE id = ?",
+                          (*row, now, row_id))
+            if row[:-1] != tuple(before[c] for c in kind.columns)[:-1]:  # not only notes
+                await bump_dependants(conn, {(kind.table, row_id)}, set(), now)
+            action = "update"
+        after = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
+        await audit.record(conn, organiser["id"], f"{kind.name}.{action}", kind.name, row_id,
+                           before, dict(after) if after else None)
+    return Saved(row_id, action)
+
+
+async def _check_venue_change(conn: aiosqlite.Connection, before: dict[str, Any],
+                              values: dict[str, Any], errors: dict[str, str]) -> None:
+    """A venue's screenings must still fit it: their times were entered in its zone, and
+    none may hold more seats than it."""
+    live = "venue_id = ? AND status != 'cancelled'"
+    count = await fetch_value(conn, "SELECT COUNT(*) FROM screenings WHERE venue_id = ?",
+                              (before["id"],))
+    if values.get("timezone") not in (None, before["timezone"]) and count:
+        errors["timezone"] = _t("%(n)d screenings here were scheduled in %(zone)s: move them "
+                                "to another venue before changing its time zone.",
+                                n=count, zone=before["timezone"])
+    largest = await fetch_value(conn, f"SELECT MAX(capacity) FROM screenings WHERE {live}",
+                                (before["id"],))
+    if largest is not None and values.get("capacity") is not None \
+            and values["capacity"] < largest:
+        errors["capacity"] = _t("A screening here has %(n)d seats: lower its capacity first "
+                                "(this venue cannot hold fewer than %(n)d).", n=largest)
+
+
+# --- screenings: reading --------------------------------------------------------------------------
+
+async def list_screenings(db: Database, organiser: Organiser, edition_id: int, *,
+                          status_is: str = "", upcoming: bool = False
+                          ) -> list[dict[str, Any]]:
+    """The edition's screenings the organiser manages (their country's; all for admin),
+    drafts included, with seats and waitlist."""
+    country = "" if organiser["role"] == "admin" else organiser["country"]
+    screenings = await programme.list_screenings(
+        db, edition_id, programme.Filters(country=country), include_drafts=True)
+    if status_is:
+        screenings = [s for s in screenings if s["status"] == status_is]
+    if upcoming:
+        now = times.now_text()
+        screenings = [s for s in screenings if s["ends_at"] >= now]
+    return screenings
+
+
+async def get_screening(db: Database, organiser: Organiser, screening_id: int
+                        ) -> dict[str, Any]:
+    """A screening to manage (drafts too, unlisted guests named), with `guest_ids` and
+    its times as the wall-clock inputs of a form; Forbidden outside the role."""
+    screening = await programme.get_screening(db, screening_id, public=False)
+    auth.require_country(organiser, screening["country"])
+    screening["guest_ids"] = [g["id"] for g in screening["guests"]]
+    screening["starts_input"] = screening["starts_local"].strftime("%Y-%m-%dT%H:%M")
+    screening["ends_input"] = screening["ends_local"].strftime("%Y-%m-%dT%H:%M")
+    return screening
+
+
+# --- screenings: the rules ------------------------------------------------------------------------
+
+def capacity_error(capacity: int, venue_capacity: int, confirmed: int) -> str | None:
+    """The capacity rules, in one place: a screening holds no more than its venue, and
+    never fewer than the seats already confirmed (a confirmed seat is never taken back;
+    lowering to exactly that number closes the screening, and the waitlist stays)."""
+    if capacity > venue_capacity:
+        return _t("The venue holds %(n)d people: the capacity cannot be more than %(n)d.",
+                  n=venue_capacity)
+    if capacity < confirmed:
+        return _t("%(n)d seats are already confirmed; capacity cannot go below %(n)d.",
+                  n=confirmed)
+    return None
+
+
+def status_error(old: str | None, new: str, registered: int) -> str | None:
+    """Allowed: draft -> scheduled (publish), scheduled <-> cancelled, and back to draft
+    while nobody is registered. A new screening starts as a draft."""
+    if old is None:
+        return None if new == "draft" else _t(
+            "A new screening starts as a draft: publish it once it is ready.")
+    if old == "draft" and new == "cancelled":
+        return _t("A draft is not public yet: there is nothing to cancel.")
+    if new == "draft" and old != "draft" and registered:
+        return _t("%(n)d people are registered: cancel the screening instead of turning it "
+                  "back into a draft.", n=registered)
+    return None
+
+
+def _when(instant: str, zone: str) -> str:
+    return times.to_local(instant, zone).strftime("%Y-%m-%d %H:%M")
+
+
+async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dict[str, Any],
+                       edition: dict[str, Any], errors: dict[str, str]) -> None:
+    """Sets v['starts_utc'] and v['ends_utc'] when the wall-clock times are good."""
+    start, end = v.get("starts_at"), v.get("ends_at")
+    if start is not None and not edition["starts_on"] <= start.date().isoformat() \
+            <= edition["ends_on"]:
+        errors["starts_at"] = _t("The screening must start within the festival's dates at "
+                                 "the venue (%(first)s to %(last)s).",
+                                 first=edition["starts_on"], last=edition["ends_on"])
+    instants: dict[str, datetime] = {}
+    for name, wall in (("starts_at", start), ("ends_at", end)):
+        if wall is None:
+            continue
+        try:
+            instants[name] = times.local_to_utc(wall, venue["timezone"])
+        except ValueError:
+            errors.setdefault(name, _t("The clocks skip that time at the venue (%(zone)s): "
+                                       "choose another.", zone=venue["timezone"]))
+    if len(instants) == 2:
+        if instants["ends_at"] <= instants["starts_at"]:
+            errors.setdefault("ends_at", _t("The end must be after the start."))
+        elif instants["ends_at"] - instants["starts_at"] > MAX_SCREENING:
+            errors.setdefault("ends_at", _t("The end must be within 24 hours of the start."))
+        else:
+            v["starts_utc"], v["ends_utc"] = instants["starts_at"], instants["ends_at"]
+
+
+async def _check_bookings(conn: aiosqlite.Connection, v: dict[str, Any],
+                          old: dict[str, Any] | None, gap: timedelta, errors: dict[str, str]
+                          ) -> None:
+    """No venue double-booked (with `gap` between screenings); no guest in two places.
+    Only what this change brings is checked: an old clash (say, a guest confirmed in two
+    places) does not block an unrelated edit such as a new capacity."""
+    start, end = v["starts_utc"], v["ends_utc"]
+    screening_id = old["id"] if old else 0
+    moved = old is None or old["status"] == "cancelled" or (
+        v["venue_id"], times.utc_text(start), times.utc_text(end)) != (
+        old["venue_id"], old["starts_at"], old["ends_at"])
+    guest_ids = v["guest_ids"] if moved else [
+        g for g in v["guest_ids"] if g not in old["guest_ids"]]  # type: ignore[index]
+    if moved:
+        await _check_venue_free(conn, v, screening_id, gap, errors)
+    if guest_ids and not v["confirm_guest_clash"]:
+        await _check_guests_free(conn, v, guest_ids, screening_id, errors)
+
+
+async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], screening_id: int,
+                            gap: timedelta, errors: dict[str, str]) -> None:
+    start, end = v["starts_utc"], v["ends_utc"]
+    clash = await fetch_one(conn, """
+        SELECT f.title, s.starts_at, s.ends_at, s.timezone FROM screenings s
+        JOIN films f ON f.id = s.film_id WHERE s.venue_id = ? AND s.status != 'cancelled'
+        AND s.id != ? AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at LIMIT 1""",
+        (v["venue_id"], screening_id, times.utc_text(end + gap), times.utc_text(start - gap)))
+    if clash is not None:
+        errors.setdefault("starts_at", _t(
+            "The venue is already booked for “%(title)s” from %(start)s to %(end)s; venues "
+            "need %(gap)d minutes between screenings.", title=clash["title"],
+            start=_when(clash["starts_at"], clash["timezone"]),
+            end=_when(clash["ends_at"], clash["timezone"]), gap=gap.seconds // 60))
+
+
+async def _check_guests_free(conn: aiosqlite.Connection, v: dict[str, Any],
+                             guest_ids: list[int], screening_id: int, errors: dict[str, str]
+                             ) -> None:
+    start, end = v["starts_utc"], v["ends_utc"]
+    marks = ", ".join("?" * len(guest_ids))
+    busy = await fetch_all(conn, f"""
+        SELECT g.name, f.title, vn.name AS venue, vn.city, s.starts_at, s.timezone
+        FROM screening_guests sg JOIN guests g ON g.id = sg.guest_id
+        JOIN screenings s ON s.id = sg.screening_id JOIN films f ON f.id = s.film_id
+        JOIN venues vn ON vn.id = s.venue_id
+        WHERE sg.guest_id IN ({marks}) AND s.status != 'cancelled' AND s.id != ?
+        AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at""",
+        (*guest_ids, screening_id, times.utc_text(end), times.utc_text(start)))
+    if busy:
+        errors["confirm_guest_clash"] = " ".join(_t(
+            "%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
+            "time (%(start)s local time).", guest=b["name"], title=b["title"],
+            venue=b["venue"], city=b["city"], start=_when(b["starts_at"], b["timezone"]))
+            for b in busy) + " " + _t("Tick “Save anyway” if that is intended (e.g. by video).")
+
+
+async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
+                      errors: dict[str, str]) -> dict[str, Any] | None:
+    """The venue (Forbidden when not the organiser's country); film and guests exist."""
+    venue = None
+    if "venue_id" in v:
+        row = await fetch_one(conn, "SELECT * FROM venues WHERE id = ?", (v["venue_id"],))
+        if row is None:
+            errors["venue_id"] = _t("There is no such venue.")
+        else:
+            venue = dict(row)
+            auth.require_country(organiser, venue["country"])
+    if "film_id" in v and not await fetch_value(conn, "SELECT 1 FROM films WHERE id = ?",
+                                                (v["film_id"],)):
+        errors["film_id"] = _t("There is no such film.")
+    for guest_id in v.get("guest_ids", []):
+        guest = await fetch_one(conn, "SELECT * FROM guests WHERE id = ?", (guest_id,))
+        countries = set(await _uses(conn, "guest", guest_id)) if guest else set()
+        if guest is None or not _visible(organiser, "guest", dict(guest), countries):
+            errors["guest_ids"] = _t("There is no such guest.")
+    return venue
+
+
+async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
+                          data: dict[str, Any], old: dict[str, Any] | None,
+                          edition: dict[str, Any], changeover_minutes: int
+                          ) -> dict[str, Any]:
+    """The screening's normalised values (with starts_utc, ends_utc); ValidationError
+    with every field's error, or Forbidden. Run inside the write transaction."""
+    errors: dict[str, str] = {}
+    v = check_object(data, SCREENING, "", errors) or {}
+    venue = await _references(conn, organiser, v, errors)
+    screening_id = old["id"] if old else 0
+    confirmed, registered = 0, 0
+    if old is not None:
+        counts = await fetch_one(conn, """SELECT
+            COALESCE(SUM(CASE WHEN status = 'confirmed' THEN seats END), 0),
+            COUNT(*) FROM registrations WHERE screening_id = ? AND status != 'cancelled'""",
+            (screening_id,))
+        confirmed, registered = counts[0], counts[1]  # type: ignore[index]
+    if "status" in v and (problem := status_error(old and old["status"], v["status"],
+                                                  registered)):
+        errors["status"] = problem
+    if venue is not None:
+        if v.get("capacity") is None and "capacity" not in errors:
+            v["capacity"] = venue["capacity"]  # none given: the venue's, as in the file
+        if v.get("capacity") is not None and (
+                problem := capacity_error(v["capacity"], venue["capacity"], confirmed)):
+            errors["capacity"] = problem
+        await _check_times(conn, v, venue, edition, errors)
+        v["timezone"] = venue["timezone"]
+    if "starts_utc" in v and v.get("status") != "cancelled" and "venue_id" in v:
+        await _check_bookings(conn, v, old, timedelta(minutes=changeover_minutes), errors)
+    if errors:
+        raise ValidationError(fields=errors)
+    return v
+
+
+# --- screenings: writing --------------------------------------------------------------------------
+
+def _stored(v: dict[str, Any]) -> dict[str, Any]:
+    """Checked values as the screenings table stores them."""
+    row = {c: v.get(c) for c in SCREENING_COLUMNS}
+    row.update(starts_at=times.utc_text(v["starts_utc"]), ends_at=times.utc_text(v["ends_utc"]))
+    return row
+
+
+def _inputs_of(old: dict[str, Any]) -> dict[str, Any]:
+    """A stored screening as the input a form or the API would send (wall-clock times)."""
+    values = {c: old[c] for c in SCREENING_COLUMNS if c not in ("timezone",)}
+    for name in ("starts_at", "ends_at"):
+        values[name] = times.to_local(old[name], old["timezone"]).strftime("%Y-%m-%dT%H:%M")
+    for name in ("sign_interpretation", "captioned_debate"):
+        values[name] = bool(old[name])
+    values["guest_ids"] = list(old["guest_ids"])
+    return values
+
+
+async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, Any]:
+    """The stored screening with its guest ids: what the audit trail keeps."""
+    row = await fetch_one(conn, "SELECT * FROM screenings WHERE id = ?", (screening_id,))
+    if row is None:
+        raise NotFound(_t("There is no such screening."))
+    snapshot = dict(row)
+    snapshot["guest_ids"] = [r[0] for r in await fetch_all(
+        conn, "SELECT guest_id FROM screening_guests WHERE screening_id = ? "
+        "ORDER BY position, guest_id", (screening_id,))]
+    return snapshot
+
+
+async def _write_guests(conn: aiosqlite.Connection, screening_id: int, guest_ids: list[int]
+                        ) -> None:
+    await execute(conn, "DELETE FROM screening_guests WHERE screening_id = ?", (screening_id,))
+    await execute_many(conn, "INSERT INTO screening_guests (screening_id, guest_id, position) "
+                       "VALUES (?, ?, ?)",
+                       [(screening_id, g, i) for i, g in enumerate(guest_ids)])
+
+
+async def current_edition(conn: aiosqlite.Connection) -> dict[str, Any]:
+    row = await fetch_one(conn, "SELECT * FROM editions ORDER BY starts_on DESC, id DESC "
+                          "LIMIT 1")
+    if row is None:
+        raise ValidationError(_t("There is no festival edition yet: load a programme file "
+                                 "first (festival load)."))
+    return dict(row)
+
+
+async def create_screening(db: Database, organiser: Organiser, data: dict[str, Any], *,
+                           changeover_minutes: int) -> Saved:
+    """A new screening of the current edition, as a draft; ValidationError or Forbidden
+    and nothing written."""
+    async with db.transaction() as conn:
+        edition = await current_edition(conn)
+        v = await check_screening(conn, organiser, data, None, edition, changeover_minutes)
+        row = _stored(v)
+        venue_key = await fetch_value(conn, "SELECT key FROM venues WHERE id = ?",
+                                      (v["venue_id"],))
+        key = await unique_key(conn, "screenings", slugify(
+            f"{venue_key}-{v['starts_at']:%Y-%m-%d}", "screening"), edition["id"])
+        now = times.now_text()
+        names = ", ".join(SCREENING_COLUMNS)
+        marks = ", ".join("?" * (len(SCREENING_COLUMNS) + 6))
+        screening_id = await execute(
+            conn, f"INSERT INTO screenings (edition_id, key, uid, {names}, sequence, "
+            f"created_at, updated_at) VALUES ({marks})",
+            (edition["id"], key, screening_uid(edition["key"], key),
+             *(row[c] for c in SCREENING_COLUMNS), 0, now, now))
+        await _write_guests(conn, screening_id, v["guest_ids"])
+        await audit.record(conn, organiser["id"], "screening.create", "screening", screening_id,
+                           None, await _snapshot(conn, screening_id))
+    return Saved(screening_id, "create")
+
+
+def _moved(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return any(old[c] != new[c] for c in ("venue_id", "starts_at", "ends_at"))
+
+
+def change_action(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The audit action for a change: publish, cancel, reinstate, unpublish, move, update."""
+    if old["status"] != new["status"]:
+        return {"scheduled": "reinstate" if old["status"] == "cancelled" else "publish",
+                "cancelled": "cancel", "draft": "unpublish"}[new["status"]]
+    return "move" if _moved(old, new) else "update"
+
+
+def mail_kind(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """What registrants are told: a cancellation, or a move (also of a screening that
+    comes back from being cancelled). Other changes reach them through their calendar."""
+    if new["status"] == "cancelled":
+        return "screening_cancelled" if old["status"] != "cancelled" else None
+    if new["status"] == "scheduled" and (old["status"] == "cancelled" or _moved(old, new)):
+        return "screening_changed"
+    return None
+
+
+async def update_screening(db: Database, organiser: Organiser, screening_id: int,
+                           data: dict[str, Any], *, changeover_minutes: int) -> Saved:
+    """Changes a screening (fields left out keep their value): move, capacity, status
+    (publish, cancel), debate. Registrants are told of a move or a cancellation in the
+    same transaction, a higher capacity promotes the waitlist, and the audit trail gets
+    the row before and after. ValidationError or Forbidden and nothing written."""
+    async with db.transaction() as conn:
+        old = await _snapshot(conn, screening_id)
+        auth.require_country(organiser, await fetch_value(
+            conn, "SELECT country FROM venues WHERE id = ?", (old["venue_id"],)))
+        edition = await fetch_one(conn, "SELECT * FROM editions WHERE id = ?",
+                                  (old["edition_id"],))
+        v = await check_screening(conn, organiser, {**_inputs_of(old), **data}, old,
+                                  dict(edition or {}), changeover_minutes)
+        new = _stored(v)
+        before = tuple(old[c] for c in SCREENING_COLUMNS)
+        after = tuple(new[c] for c in SCREENING_COLUMNS)
+        guests_changed = v["guest_ids"] != old["guest_ids"]
+        if before == after and not guests_changed:
+            return Saved(screening_id, "unchanged")
+        sets = ", ".join(f"{c} = ?" for c in SCREENING_COLUMNS)
+        if before[:-1] != after[:-1] or guests_changed:  # attendees see it (not only notes)
+            await execute(conn, f"UPDATE screenings SET {sets}, sequence = sequence + 1, "
+                          "updated_at = ? WHERE id = ?", (*after, times.now_text(), screening_id))
+        else:
+            await execute(conn, "UPDATE screenings SET notes = ? WHERE id = ?",
+                          (new["notes"], screening_id))
+        if guests_changed:
+            await _write_guests(conn, screening_id, v["guest_ids"])
+        saved = Saved(screening_id, change_action(old, new))
+        if kind := mail_kind(old, new):
+            for row in await fetch_all(conn, "SELECT id FROM registrations WHERE screening_id"
+                                       " = ? AND status != 'cancelled' ORDER BY id",
+                                       (screening_id,)):
+                await outbox.enqueue(conn, kind=kind, registration_id=row["id"])
+                saved.notified += 1
+        if new["status"] == "scheduled":
+            saved.promoted = await registrations.promote_waitlist(conn, screening_id)
+        await audit.record(conn, organiser["id"], f"screening.{saved.action}", "screening",
+                           screening_id, old, await _snapshot(conn, screening_id))
+    return saved
