@@ -13,8 +13,10 @@ file in WAL mode at the same `synchronous` setting:
   aiosqlite INSERT and COMMIT (under a lock, so each request is its own durable
   transaction, as a registration is) and answers JSON.
 The same client (httpx, `--concurrency` requests in flight) sends `--requests`
-registrations with distinct emails to each, after a warm-up, and prints registrations
-per second, p50 and p99 latency and festival/bare throughput (target >= 0.5).
+registrations with distinct emails to each, after a warm-up, in `--rounds` rounds that
+alternate between the two servers (so a busy moment of the machine weighs on both), and
+prints registrations per second, p50 and p99 latency and festival/bare throughput
+(target >= 0.5).
 """
 
 from __future__ import annotations
@@ -131,38 +133,57 @@ def running(command: list[str], env: dict[str, str], base: str) -> Iterator[None
 
 # --- the load ----------------------------------------------------------------------------
 
-async def fire(base: str, paths: list[str], requests: int, concurrency: int,
-               prefix: str) -> dict[str, Any]:
-    """Sends `requests` registrations, `concurrency` at a time; answers the figures."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        counter = itertools.count()
+class Load:
+    """Registrations sent to one server, `concurrency` at a time, measured over rounds."""
 
-        async def one(i: int, record: bool) -> None:
-            body = {"name": f"Person {i}", "email": f"{prefix}{i}@example.org", "seats": 1}
-            start = time.perf_counter()
-            answer = await client.post(paths[i % len(paths)], json=body)
-            if record:
-                latencies.append(time.perf_counter() - start)
-                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+    def __init__(self, base: str, paths: list[str], concurrency: int, prefix: str) -> None:
+        self.base, self.paths, self.concurrency, self.prefix = base, paths, concurrency, prefix
+        self.counter = itertools.count()
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+        self.statuses: dict[int, int] = {}
 
-        async def worker(count: int, record: bool) -> None:
+    async def round(self, client: httpx.AsyncClient, requests: int, record: bool) -> None:
+        async def worker(count: int) -> None:
             for _ in range(count):
-                await one(next(counter), record)
+                i = next(self.counter)
+                body = {"name": f"Person {i}", "email": f"{self.prefix}{i}@example.org",
+                        "seats": 1}
+                start = time.perf_counter()
+                answer = await client.post(self.paths[i % len(self.paths)], json=body)
+                if record:
+                    self.latencies.append(time.perf_counter() - start)
+                    self.statuses[answer.status_code] = self.statuses.get(
+                        answer.status_code, 0) + 1
 
-        await asyncio.gather(*(worker(WARM_UP // concurrency + 1, False)
-                               for _ in range(min(concurrency, WARM_UP))))
+        share, extra = divmod(requests, self.concurrency)
         start = time.perf_counter()
-        share, extra = divmod(requests, concurrency)
-        await asyncio.gather(*(worker(share + (1 if n < extra else 0), True)
-                               for n in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {"rate": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-            "statuses": statuses}
+        await asyncio.gather(*(worker(share + (1 if n < extra else 0))
+                               for n in range(self.concurrency)))
+        if record:
+            self.elapsed += time.perf_counter() - start
+
+    def figures(self) -> dict[str, Any]:
+        latencies = sorted(self.latencies)
+        return {"rate": len(latencies) / self.elapsed,
+                "p50": statistics.median(latencies) * 1000,
+                "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+                "statuses": self.statuses}
+
+
+async def compare(ours: Load, bare: Load, requests: int, rounds: int) -> None:
+    """Warms both up, then alternates rounds between them, so that whatever else the
+    machine does at the time weighs on both alike."""
+    limits = httpx.Limits(max_connections=ours.concurrency,
+                          max_keepalive_connections=ours.concurrency)
+    async with httpx.AsyncClient(base_url=ours.base, limits=limits, timeout=60) as a, \
+            httpx.AsyncClient(base_url=bare.base, limits=limits, timeout=60) as b:
+        await ours.round(a, WARM_UP, record=False)
+        await bare.round(b, WARM_UP, record=False)
+        for n in range(rounds):
+            share = requests // rounds + (1 if n < requests % rounds else 0)
+            await ours.round(a, share, record=True)
+            await bare.round(b, share, record=True)
 
 
 def festival_paths(base: str) -> list[str]:
@@ -174,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per server")
     parser.add_argument("--synchronous", default="FULL", choices=["OFF", "NORMAL", "FULL"])
     parser.add_argument("--workers", type=int, default=1, help="festival serve --workers")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
@@ -192,30 +214,27 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "festival", "load", str(programme_file),
                         "--db", db], env=env, cwd=ROOT, check=True, capture_output=True)
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "festival", "serve", "--port", str(port), "--db", db,
-                   "--workers", str(args.workers)]
-        with running(command, env, base):
-            ours = asyncio.run(fire(base, festival_paths(base), args.requests,
-                                    args.concurrency, "f"))
-
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        command = [sys.executable, str(Path(__file__).resolve()), "--synchronous",
-                   args.synchronous, "--serve-bare", str(port), str(Path(tmp) / "bare.db")]
-        with running(command, env, base):
-            bare = asyncio.run(fire(base, ["/insert"], args.requests, args.concurrency, "b"))
+        port, bare_port = free_port(), free_port()
+        base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
+        festival_cmd = [sys.executable, "-m", "festival", "serve", "--port", str(port),
+                        "--db", db, "--workers", str(args.workers)]
+        bare_cmd = [sys.executable, str(Path(__file__).resolve()), "--synchronous",
+                    args.synchronous, "--serve-bare", str(bare_port), str(Path(tmp) / "bare.db")]
+        with running(festival_cmd, env, base), running(bare_cmd, env, bare_base):
+            ours = Load(base, festival_paths(base), args.concurrency, "f")
+            bare = Load(bare_base, ["/insert"], args.concurrency, "b")
+            asyncio.run(compare(ours, bare, args.requests, args.rounds))
 
     print(f"registrations: {args.requests} requests (+{WARM_UP} warm-up) over {SCREENINGS} "
-          f"screenings of {CAPACITY} seats, {args.concurrency} in flight, "
-          f"synchronous={args.synchronous}, festival workers={args.workers}")
+          f"screenings of {CAPACITY} seats, {args.concurrency} in flight, {args.rounds} "
+          f"alternating rounds, synchronous={args.synchronous}, festival workers={args.workers}")
     print(f"{'server':<42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
-    for label, figures in (("festival POST .../registrations", ours),
-                           ("bare Starlette INSERT+COMMIT", bare)):
+    results = (("festival POST .../registrations", ours.figures()),
+               ("bare Starlette INSERT+COMMIT", bare.figures()))
+    for label, figures in results:
         print(f"{label:<42} {figures['rate']:>8.0f} {figures['p50']:>8.1f} "
               f"{figures['p99']:>8.1f}  {figures['statuses']}")
-    ratio = ours["rate"] / bare["rate"]
+    ratio = results[0][1]["rate"] / results[1][1]["rate"]
     print(f"ratio festival/bare: {ratio:.2f} (target >= 0.5): {'ok' if ratio >= 0.5 else 'LOW'}")
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from festival import auth, demo
+from festival import auth, demo, mail
 from festival.db import Database, fetch_value, schema_version
 from festival.errors import FestivalError, ValidationError
 from festival.loader import ImportSummary, import_programme
@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--country", help="2-letter code; required for the organiser role")
     add.add_argument("--name", default="")
     add.add_argument("--db", help=db_help)
+
+    mail_cmd = commands.add_parser("mail", help="the mail outbox")
+    mail_commands = mail_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    send = mail_commands.add_parser(
+        "send", help="deliver every message that is due through $FESTIVAL_SMTP_URL, then exit")
+    send.add_argument("--db", help=db_help)
+    send.add_argument("--smtp-url", help="overrides $FESTIVAL_SMTP_URL")
     return parser
 
 
@@ -196,6 +203,17 @@ def cmd_organiser(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mail(args: argparse.Namespace, settings: Settings) -> int:
+    if args.smtp_url:
+        settings = replace(settings, smtp_url=args.smtp_url)
+    try:
+        sent = asyncio.run(mail.send_all_once(settings))
+    except mail.MailNotConfigured as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"{sent} message{'s' if sent != 1 else ''} sent")
+    return 0
+
+
 def read_password(stdin: TextIO) -> str:
     """One line from standard input (a pipe), or a hidden prompt at a terminal."""
     at_terminal = stdin.isatty()
@@ -265,7 +283,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "init": cmd_init, "load": cmd_load, "demo": cmd_demo,
-    "organiser": cmd_organiser,
+    "organiser": cmd_organiser, "mail": cmd_mail,
 }
 
 

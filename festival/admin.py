@@ -36,7 +36,7 @@ import aiosqlite
 
 from festival import audit, auth, outbox, programme, registrations, times
 from festival.db import Database, execute, execute_many, fetch_all, fetch_one, fetch_value
-from festival.errors import NotFound, ValidationError
+from festival.errors import Forbidden, NotFound, ValidationError
 from festival.loader import (
     FILM,
     FILM_COLUMNS,
@@ -59,7 +59,7 @@ from festival.loader import (
     wall_clock,
     whole,
 )
-from festival.templating import gettext
+from festival.templating import gettext, ngettext
 
 Organiser = dict[str, Any]
 
@@ -94,25 +94,29 @@ class Kind:
     table: str
     fields: dict[str, Field]
     columns: tuple[str, ...]
+    order: str
     flags: tuple[str, ...] = ()
     shared: bool = True  # films, guests: used by every country
 
 
+def _without_key(spec: dict[str, Field]) -> dict[str, Field]:
+    return {n: f for n, f in spec.items() if n != "key"}  # generated, never typed
+
+
 KINDS = {k.name: k for k in (
-    Kind("venue", "venues", {n: f for n, f in VENUE.items() if n != "key"}, VENUE_COLUMNS,
+    Kind("venue", "venues", _without_key(VENUE), VENUE_COLUMNS, "country, city, name",
          ("step_free",), shared=False),
-    Kind("film", "films", {n: f for n, f in FILM.items() if n != "key"}, FILM_COLUMNS),
-    Kind("guest", "guests", {n: f for n, f in GUEST.items() if n != "key"}, GUEST_COLUMNS,
-         ("listed",)),
+    Kind("film", "films", _without_key(FILM), FILM_COLUMNS, "title"),
+    Kind("guest", "guests", _without_key(GUEST), GUEST_COLUMNS, "name", ("listed",)),
 )}
-USES = {  # kind -> the countries whose screenings use a row, and how many screenings
-    "venue": "SELECT v.country, (SELECT COUNT(*) FROM screenings WHERE venue_id = v.id) "
-             "FROM venues v WHERE v.id = ?",
-    "film": "SELECT v.country, COUNT(*) FROM screenings s JOIN venues v ON v.id = s.venue_id "
-            "WHERE s.film_id = ? GROUP BY v.country",
-    "guest": "SELECT v.country, COUNT(*) FROM screening_guests sg JOIN screenings s ON "
-             "s.id = sg.screening_id JOIN venues v ON v.id = s.venue_id WHERE sg.guest_id = ? "
-             "GROUP BY v.country",
+USAGE = {  # kind -> (the query of (row id, country, screenings), its row id column)
+    "venue": ("SELECT s.venue_id, v.country, COUNT(*) FROM screenings s "
+              "JOIN venues v ON v.id = s.venue_id", "s.venue_id"),
+    "film": ("SELECT s.film_id, v.country, COUNT(*) FROM screenings s "
+             "JOIN venues v ON v.id = s.venue_id", "s.film_id"),
+    "guest": ("SELECT sg.guest_id, v.country, COUNT(*) FROM screening_guests sg "
+              "JOIN screenings s ON s.id = sg.screening_id JOIN venues v ON v.id = s.venue_id",
+              "sg.guest_id"),
 }
 
 
@@ -126,9 +130,16 @@ class Saved:
     promoted: list[int] = field(default_factory=list)
 
 
-def _t(message: str, **values: Any) -> str:
+def _(message: str, **values: Any) -> str:
     """Translated now (the reader's language) because the text carries numbers."""
     return gettext(message) % values if values else gettext(message)
+
+
+def refused(errors: dict[str, str]) -> ValidationError:
+    """The error for a form or API body; the file checks' terse 'required' reads better
+    beside a form field as a sentence."""
+    return ValidationError(fields={k: _("Please fill this in.") if v == "required" else v
+                                   for k, v in errors.items()})
 
 
 def slugify(value: str, fallback: str) -> str:
@@ -159,17 +170,29 @@ def may_edit_shared(organiser: Organiser, countries: set[str]) -> bool:
     return organiser["role"] == "admin" or countries <= {organiser.get("country")}
 
 
-async def _uses(conn: aiosqlite.Connection, kind: str, row_id: int) -> dict[str, int]:
-    return {r[0]: r[1] for r in await fetch_all(conn, USES[kind], (row_id,))}
+async def _usage(conn: aiosqlite.Connection, kind: str, row_id: int | None = None
+                 ) -> dict[int, dict[str, int]]:
+    """Row id -> {country: screenings there using it}, for one row or every row in use."""
+    select, column = USAGE[kind]
+    where, params = (f" WHERE {column} = ?", (row_id,)) if row_id is not None else ("", ())
+    usage: dict[int, dict[str, int]] = {}
+    for used, country, count in await fetch_all(
+            conn, f"{select}{where} GROUP BY {column}, v.country", params):
+        usage.setdefault(used, {})[country] = count
+    return usage
+
+
+async def _countries(conn: aiosqlite.Connection, kind: str, row_id: int) -> set[str]:
+    return set((await _usage(conn, kind, row_id)).get(row_id, {}))
 
 
 async def _require_may_change(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind,
                               row: dict[str, Any]) -> None:
     if not kind.shared:
         auth.require_country(organiser, row["country"])
-    elif not may_edit_shared(organiser, set(await _uses(conn, kind.name, row["id"]))):
-        raise auth.Forbidden(_t("Screenings in other countries use this %(kind)s: only an "
-                                "administrator may change it.", kind=gettext(kind.name)))
+    elif not may_edit_shared(organiser, await _countries(conn, kind.name, row["id"])):
+        raise Forbidden(_("Screenings in other countries use this %(kind)s: only an "
+                           "administrator may change it.", kind=gettext(kind.name)))
 
 
 def _visible(organiser: Organiser, kind: str, row: dict[str, Any], countries: set[str]
@@ -188,21 +211,14 @@ async def list_rows(db: Database, organiser: Organiser, kind_name: str
     """Venues, films or guests the organiser may see, each with `countries` using it,
     `screenings` (how many) and `editable`."""
     kind = KINDS[kind_name]
-    join = {"venue": "JOIN venues v ON v.id = t.id JOIN screenings s ON s.venue_id = t.id",
-            "film": "JOIN screenings s ON s.film_id = t.id JOIN venues v ON v.id = s.venue_id",
-            "guest": "JOIN screening_guests sg ON sg.guest_id = t.id JOIN screenings s ON "
-                     "s.id = sg.screening_id JOIN venues v ON v.id = s.venue_id"}[kind.name]
-    rows = await db.fetch_all(
-        f"SELECT t.*, (SELECT GROUP_CONCAT(DISTINCT v.country) FROM {kind.table} t2 "
-        f"{join.replace('t.id', 't2.id')} WHERE t2.id = t.id) AS used_in, "
-        f"(SELECT COUNT(*) FROM {kind.table} t2 {join.replace('t.id', 't2.id')} "
-        f"WHERE t2.id = t.id) AS screenings FROM {kind.table} t ORDER BY "
-        + ("t.country, t.city, t.name" if kind.name == "venue" else
-           "t.title" if kind.name == "film" else "t.name"))
+    async with db.reader() as conn:
+        rows = await fetch_all(conn, f"SELECT * FROM {kind.table} ORDER BY {kind.order}")
+        usage = await _usage(conn, kind.name)
     result = []
     for row in rows:
         item = dict(row)
-        item["countries"] = set(filter(None, (item.pop("used_in") or "").split(",")))
+        used = usage.get(item["id"], {})
+        item["countries"], item["screenings"] = set(used), sum(used.values())
         if not _visible(organiser, kind.name, item, item["countries"]):
             continue
         item["editable"] = (auth.may_manage(organiser, item["country"]) if kind.name == "venue"
@@ -218,7 +234,7 @@ async def get_row(db: Database, organiser: Organiser, kind_name: str, row_id: in
     async with db.reader() as conn:
         row = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
         if row is None:
-            raise NotFound(_t("There is no such %(kind)s.", kind=gettext(kind.name)))
+            raise NotFound(_("There is no such %(kind)s.", kind=gettext(kind.name)))
         await _require_may_change(conn, organiser, kind, dict(row))
     return dict(row)
 
@@ -241,7 +257,7 @@ async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: i
         if row_id is not None:
             found = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
             if found is None:
-                raise NotFound(_t("There is no such %(kind)s.", kind=gettext(kind.name)))
+                raise NotFound(_("There is no such %(kind)s.", kind=gettext(kind.name)))
             before = dict(found)
             await _require_may_change(conn, organiser, kind, before)
         errors: dict[str, str] = {}
@@ -252,7 +268,7 @@ async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: i
         if kind.name == "venue" and before is not None:
             await _check_venue_change(conn, before, values, errors)
         if errors:
-            raise ValidationError(fields=errors)
+            raise refused(errors)
         row = tuple(values[c] for c in kind.columns)
         now = times.now_text()
         if before is None:
@@ -287,14 +303,14 @@ async def _check_venue_change(conn: aiosqlite.Connection, before: dict[str, Any]
     count = await fetch_value(conn, "SELECT COUNT(*) FROM screenings WHERE venue_id = ?",
                               (before["id"],))
     if values.get("timezone") not in (None, before["timezone"]) and count:
-        errors["timezone"] = _t("%(n)d screenings here were scheduled in %(zone)s: move them "
+        errors["timezone"] = _("%(n)d screenings here were scheduled in %(zone)s: move them "
                                 "to another venue before changing its time zone.",
                                 n=count, zone=before["timezone"])
     largest = await fetch_value(conn, f"SELECT MAX(capacity) FROM screenings WHERE {live}",
                                 (before["id"],))
     if largest is not None and values.get("capacity") is not None \
             and values["capacity"] < largest:
-        errors["capacity"] = _t("A screening here has %(n)d seats: lower its capacity first "
+        errors["capacity"] = _("A screening here has %(n)d seats: lower its capacity first "
                                 "(this venue cannot hold fewer than %(n)d).", n=largest)
 
 
@@ -335,10 +351,10 @@ def capacity_error(capacity: int, venue_capacity: int, confirmed: int) -> str | 
     never fewer than the seats already confirmed (a confirmed seat is never taken back;
     lowering to exactly that number closes the screening, and the waitlist stays)."""
     if capacity > venue_capacity:
-        return _t("The venue holds %(n)d people: the capacity cannot be more than %(n)d.",
+        return _("The venue holds %(n)d people: the capacity cannot be more than %(n)d.",
                   n=venue_capacity)
     if capacity < confirmed:
-        return _t("%(n)d seats are already confirmed; capacity cannot go below %(n)d.",
+        return _("%(n)d seats are already confirmed; capacity cannot go below %(n)d.",
                   n=confirmed)
     return None
 
@@ -347,13 +363,15 @@ def status_error(old: str | None, new: str, registered: int) -> str | None:
     """Allowed: draft -> scheduled (publish), scheduled <-> cancelled, and back to draft
     while nobody is registered. A new screening starts as a draft."""
     if old is None:
-        return None if new == "draft" else _t(
+        return None if new == "draft" else _(
             "A new screening starts as a draft: publish it once it is ready.")
     if old == "draft" and new == "cancelled":
-        return _t("A draft is not public yet: there is nothing to cancel.")
+        return _("A draft is not public yet: there is nothing to cancel.")
     if new == "draft" and old != "draft" and registered:
-        return _t("%(n)d people are registered: cancel the screening instead of turning it "
-                  "back into a draft.", n=registered)
+        return ngettext("There is %(num)d registration: cancel the screening instead of "
+                        "turning it back into a draft.",
+                        "There are %(num)d registrations: cancel the screening instead of "
+                        "turning it back into a draft.", registered) % {"num": registered}
     return None
 
 
@@ -367,7 +385,7 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
     start, end = v.get("starts_at"), v.get("ends_at")
     if start is not None and not edition["starts_on"] <= start.date().isoformat() \
             <= edition["ends_on"]:
-        errors["starts_at"] = _t("The screening must start within the festival's dates at "
+        errors["starts_at"] = _("The screening must start within the festival's dates at "
                                  "the venue (%(first)s to %(last)s).",
                                  first=edition["starts_on"], last=edition["ends_on"])
     instants: dict[str, datetime] = {}
@@ -377,13 +395,13 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
         try:
             instants[name] = times.local_to_utc(wall, venue["timezone"])
         except ValueError:
-            errors.setdefault(name, _t("The clocks skip that time at the venue (%(zone)s): "
+            errors.setdefault(name, _("The clocks skip that time at the venue (%(zone)s): "
                                        "choose another.", zone=venue["timezone"]))
     if len(instants) == 2:
         if instants["ends_at"] <= instants["starts_at"]:
-            errors.setdefault("ends_at", _t("The end must be after the start."))
+            errors.setdefault("ends_at", _("The end must be after the start."))
         elif instants["ends_at"] - instants["starts_at"] > MAX_SCREENING:
-            errors.setdefault("ends_at", _t("The end must be within 24 hours of the start."))
+            errors.setdefault("ends_at", _("The end must be within 24 hours of the start."))
         else:
             v["starts_utc"], v["ends_utc"] = instants["starts_at"], instants["ends_at"]
 
@@ -416,7 +434,7 @@ async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], scree
         AND s.id != ? AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at LIMIT 1""",
         (v["venue_id"], screening_id, times.utc_text(end + gap), times.utc_text(start - gap)))
     if clash is not None:
-        errors.setdefault("starts_at", _t(
+        errors.setdefault("starts_at", _(
             "The venue is already booked for “%(title)s” from %(start)s to %(end)s; venues "
             "need %(gap)d minutes between screenings.", title=clash["title"],
             start=_when(clash["starts_at"], clash["timezone"]),
@@ -437,11 +455,11 @@ async def _check_guests_free(conn: aiosqlite.Connection, v: dict[str, Any],
         AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at""",
         (*guest_ids, screening_id, times.utc_text(end), times.utc_text(start)))
     if busy:
-        errors["confirm_guest_clash"] = " ".join(_t(
+        errors["confirm_guest_clash"] = " ".join(_(
             "%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
             "time (%(start)s local time).", guest=b["name"], title=b["title"],
             venue=b["venue"], city=b["city"], start=_when(b["starts_at"], b["timezone"]))
-            for b in busy) + " " + _t("Tick “Save anyway” if that is intended (e.g. by video).")
+            for b in busy) + " " + _("Tick “Save anyway” if that is intended (e.g. by video).")
 
 
 async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
@@ -451,18 +469,18 @@ async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[
     if "venue_id" in v:
         row = await fetch_one(conn, "SELECT * FROM venues WHERE id = ?", (v["venue_id"],))
         if row is None:
-            errors["venue_id"] = _t("There is no such venue.")
+            errors["venue_id"] = _("There is no such venue.")
         else:
             venue = dict(row)
             auth.require_country(organiser, venue["country"])
     if "film_id" in v and not await fetch_value(conn, "SELECT 1 FROM films WHERE id = ?",
                                                 (v["film_id"],)):
-        errors["film_id"] = _t("There is no such film.")
+        errors["film_id"] = _("There is no such film.")
     for guest_id in v.get("guest_ids", []):
         guest = await fetch_one(conn, "SELECT * FROM guests WHERE id = ?", (guest_id,))
-        countries = set(await _uses(conn, "guest", guest_id)) if guest else set()
+        countries = await _countries(conn, "guest", guest_id) if guest else set()
         if guest is None or not _visible(organiser, "guest", dict(guest), countries):
-            errors["guest_ids"] = _t("There is no such guest.")
+            errors["guest_ids"] = _("There is no such guest.")
     return venue
 
 
@@ -483,8 +501,8 @@ async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
             COUNT(*) FROM registrations WHERE screening_id = ? AND status != 'cancelled'""",
             (screening_id,))
         confirmed, registered = counts[0], counts[1]  # type: ignore[index]
-    if "status" in v and (problem := status_error(old and old["status"], v["status"],
-                                                  registered)):
+    old_status = old["status"] if old is not None else None
+    if "status" in v and (problem := status_error(old_status, v["status"], registered)):
         errors["status"] = problem
     if venue is not None:
         if v.get("capacity") is None and "capacity" not in errors:
@@ -497,7 +515,7 @@ async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
     if "starts_utc" in v and v.get("status") != "cancelled" and "venue_id" in v:
         await _check_bookings(conn, v, old, timedelta(minutes=changeover_minutes), errors)
     if errors:
-        raise ValidationError(fields=errors)
+        raise refused(errors)
     return v
 
 
@@ -525,7 +543,7 @@ async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, 
     """The stored screening with its guest ids: what the audit trail keeps."""
     row = await fetch_one(conn, "SELECT * FROM screenings WHERE id = ?", (screening_id,))
     if row is None:
-        raise NotFound(_t("There is no such screening."))
+        raise NotFound(_("There is no such screening."))
     snapshot = dict(row)
     snapshot["guest_ids"] = [r[0] for r in await fetch_all(
         conn, "SELECT guest_id FROM screening_guests WHERE screening_id = ? "
@@ -545,7 +563,7 @@ async def current_edition(conn: aiosqlite.Connection) -> dict[str, Any]:
     row = await fetch_one(conn, "SELECT * FROM editions ORDER BY starts_on DESC, id DESC "
                           "LIMIT 1")
     if row is None:
-        raise ValidationError(_t("There is no festival edition yet: load a programme file "
+        raise ValidationError(_("There is no festival edition yet: load a programme file "
                                  "first (festival load)."))
     return dict(row)
 

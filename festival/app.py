@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from festival import templating
+from festival import mail, templating
 from festival.db import Database
 from festival.errors import FestivalError, TooLarge, Unauthorised, _
 from festival.routes import build_routes
@@ -159,7 +159,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 async def _start_background(app: Starlette) -> list[Any]:
     """Starts the server's background tasks (the mail sender); answers their stoppers."""
-    return []
+    if not app.state.settings.start_mail_sender:
+        return []
+    sender = mail.MailSender(app.state.db, app.state.settings).start()
+    app.state.mail_sender = sender
+    return [sender.stop]
 
 
 def app_from_env() -> Starlette:

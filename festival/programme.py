@@ -133,6 +133,12 @@ async def list_screenings(
     if filters and filters.guest_id is not None:
         sql += " AND s.id IN (SELECT screening_id FROM screening_guests WHERE guest_id = ?)"
         params.append(filters.guest_id)
+    if filters and filters.venue_id is not None:
+        sql += " AND s.venue_id = ?"
+        params.append(filters.venue_id)
+    if filters and filters.film_id is not None:
+        sql += " AND s.film_id = ?"
+        params.append(filters.film_id)
     sql += " ORDER BY s.starts_at, s.id"
     screenings = [screening_from_row(r) for r in await db.fetch_all(sql, params)]
     if filters:
@@ -186,20 +192,6 @@ async def guests_by_screening(
             guest.pop("screening_id")
             result[row["screening_id"]].append(guest_view(guest, public=public))
     return result
-
-
-async def filter_choices(db: Database, edition_id: int) -> dict[str, list[str]]:
-    """The countries, cities, days and languages that occur in an edition's programme."""
-    screenings = await list_screenings(db, edition_id)
-    languages = {c for s in screenings for c in s["language_list"]}
-    languages |= {s["language"] for s in screenings if s["language"]}
-    return {
-        "countries": sorted({s["country"] for s in screenings}),
-        "cities": sorted({s["city"] for s in screenings}),
-        "days": sorted({s["local_date"] for s in screenings}),
-        "languages": sorted(languages),
-        "subtitles": sorted({c for s in screenings for c in s["subtitle_list"]}),
-    }
 
 
 async def get_venue(db: Database, venue_id: int) -> dict[str, Any]:

@@ -79,24 +79,37 @@ def current_locale() -> str:
     return _current_locale.get()
 
 
+# The festival is international: English dates read day-month-year, not the US order.
+FORMAT_LOCALES = {"en": "en_GB"}
+
+
+def format_locale() -> str:
+    """The Babel locale that formats dates and numbers for the current language."""
+    code = _current_locale.get()
+    return FORMAT_LOCALES.get(code, code)
+
+
 def format_datetime(value: datetime, format: str = "medium") -> str:  # noqa: A002
-    return dates.format_datetime(value, format, tzinfo=value.tzinfo, locale=_current_locale.get())
+    return dates.format_datetime(value, format, tzinfo=value.tzinfo, locale=format_locale())
 
 
 def format_date(value: date | datetime, format: str = "full") -> str:  # noqa: A002
     if isinstance(value, datetime):
         value = value.date()
-    return dates.format_date(value, format, locale=_current_locale.get())
+    return dates.format_date(value, format, locale=format_locale())
 
 
 def format_time(value: datetime, format: str = "short") -> str:  # noqa: A002
-    return dates.format_time(value, format, tzinfo=value.tzinfo, locale=_current_locale.get())
+    return dates.format_time(value, format, tzinfo=value.tzinfo, locale=format_locale())
 
 
 def zone_label(value: datetime) -> str:
-    """'CET (UTC+01:00)': the zone as people at the venue call it, with its offset."""
+    """'CET (UTC+01:00)': the zone as people at the venue call it, with its offset; just
+    'UTC+05:45' where the zone has no letters of its own (Kathmandu)."""
     offset = value.strftime("%z")
-    return f"{value.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+    utc = f"UTC{offset[:3]}:{offset[3:]}"
+    name = value.tzname() or ""
+    return utc if not name or name[0] in "+-" or name == "UTC" else f"{name} ({utc})"
 
 
 def create_environment(settings: Settings) -> jinja2.Environment:

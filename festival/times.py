@@ -23,7 +23,9 @@ def now_text() -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, UTC_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads the trailing 'Z' (3.11+) and is many times faster than strptime,
+    # which matters when a feed or page reads thousands of screenings.
+    return datetime.fromisoformat(text)
 
 
 def zone(name: str) -> ZoneInfo:

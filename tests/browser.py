@@ -1,9 +1,10 @@
 """Browser test harness: the real app under uvicorn on a loopback port, driven by
 Playwright through Debian's chromium package (/usr/bin/chromium).
 
-Use it from a test module with `pytest_plugins = ["tests.browser"]`, then ask for `page` (a fresh tab, 1280x900, whose relative addresses go to
-the live server) or `live_server` / `browser` directly. Tests skip with a clear reason where
-chromium or the playwright package is missing; `playwright install` is never needed.
+Use it from a test module with `pytest_plugins = ["tests.browser"]`, then ask for
+`page` (a fresh tab, 1280x900, whose relative addresses go to the live server) or
+`live_server` / `browser` directly. Tests skip with a clear reason where chromium or the
+playwright package is missing; `playwright install` is never needed.
 
 Why a real server and a real browser: these tests check what only a browser knows
 (layout width on a phone, keyboard use, the page as rendered under our CSP)."""

@@ -70,7 +70,7 @@ async def test_programme_groups_screenings_by_venue_local_day(
     # 22:30 in Mexico City on the 12th is the 13th in UTC: it stays on the venue's day.
     assert listed(days["2099-12-12"]) == [ids["mexico-late"]]
     assert listed(days["2099-12-13"]) == [ids["hague"]]
-    assert "Sunday, December 6, 2099" in days["2099-12-06"]
+    assert "Sunday, 6 December 2099" in days["2099-12-06"]
 
 
 async def test_programme_shows_local_time_with_zone(
@@ -274,7 +274,7 @@ async def test_screening_page_shows_film_venue_debate_and_local_time(
     assert "30 minutes" in html
     assert "French, Wolof" in html  # spoken languages
     assert "English, Dutch" in html  # subtitles
-    assert ('<time datetime="2099-12-13T19:00:00+01:00">Sunday, December 13, 2099, 19:00</time>'
+    assert ('<time datetime="2099-12-13T19:00:00+01:00">Sunday, 13 December 2099, 19:00</time>'
             ' <span class="zone">CET (UTC+01:00)</span>') in html
     assert "Prinsegracht 8, 2512 GA Den Haag" in html
     assert "120 seats in total" in html
@@ -304,7 +304,7 @@ async def test_screening_page_ends_on_the_next_day_after_midnight(
     mexico = (await screening_ids(app))["mexico-late"]
     html = (await client.get(f"/screenings/{mexico}")).text
     assert '<time datetime="2099-12-13T01:00:00-06:00">01:00</time>' in html
-    assert "(Sunday, December 13, 2099)" in html
+    assert "(Sunday, 13 December 2099)" in html
 
 
 async def test_unknown_screening_is_a_friendly_404_page(
@@ -316,6 +316,14 @@ async def test_unknown_screening_is_a_friendly_404_page(
         assert "Error 404" in response.text
         assert '<a class="button" href="/">Back to the programme</a>' in response.text
         assert "Traceback" not in response.text
+
+
+async def test_refused_method_is_a_friendly_page(
+        client: httpx.AsyncClient, programme: dict[str, Any]) -> None:
+    response = await client.post("/")
+    assert response.status_code == 405
+    assert "That action is not possible here." in response.text
+    assert "Error 405" in response.text
 
 
 async def test_draft_screening_is_not_public(

@@ -267,3 +267,14 @@ async def test_form_oversized_body_is_413(app, client, ids):
     answer = await register_by_form(client, ids["hague"], name="x" * (70 * 1024))
     assert answer.status_code == 413
     assert await written(app) == (0, 0)
+
+
+async def test_screening_page_of_a_started_screening_says_registration_is_closed(app, client, ids):
+    async with app.state.db.transaction() as conn:
+        await conn.execute("UPDATE screenings SET starts_at = '2000-01-01T18:00:00Z' WHERE id = ?",
+                           (ids["hague"],))
+
+    page = await client.get(f"/screenings/{ids['hague']}")
+
+    assert "already started, so registration is closed" in page.text
+    assert 'name="seats"' not in page.text

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound, Route
 
 from festival import programme, registrations, times
-from festival.templating import current_locale, render
+from festival.templating import format_locale, render
 
 PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
@@ -58,22 +58,30 @@ def _parse_day(value: str) -> date | None:
         return None
 
 
+def _edition_key(request: Request) -> str | None:
+    """?edition=KEY, or None (an empty value too) for the current edition."""
+    return request.query_params.get("edition", "").strip() or None
+
+
 def _page_number(value: str | None) -> int:
     return int(value) if value and value.isdigit() and 0 < int(value) < 10_000 else 1
 
 
-def filter_choices(screenings: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """What the filter menus offer: the values occurring in the edition's screenings.
+def filter_choices(screenings: list[dict[str, Any]],
+                   helpers: dict[str, Callable[..., Any]]) -> dict[str, list[Any]]:
+    """What the filter menus offer: the values occurring in the edition's screenings,
+    countries and languages in the order of their names in the reader's language.
     The same as programme.filter_choices, but from the list this page has already
     loaded: building 5,000 screening dicts twice doubled the page's time."""
     languages = {c for s in screenings for c in s["language_list"]}
     languages |= {s["language"] for s in screenings if s["language"]}
+    by_name = helpers["language_name"]
     return {
-        "countries": sorted({s["country"] for s in screenings}),
+        "countries": sorted({s["country"] for s in screenings}, key=helpers["country_name"]),
         "cities": sorted({s["city"] for s in screenings}),
         "days": sorted({s["local_date"] for s in screenings}),
-        "languages": sorted(languages),
-        "subtitles": sorted({c for s in screenings for c in s["subtitle_list"]}),
+        "languages": sorted(languages, key=by_name),
+        "subtitles": sorted({c for s in screenings for c in s["subtitle_list"]}, key=by_name),
     }
 
 
@@ -115,7 +123,7 @@ def shape_programme(screenings: list[dict[str, Any]], filters: programme.Filters
 
 def template_helpers(request: Request) -> dict[str, Callable[..., Any]]:
     """Functions the public templates call, bound to this request and its language."""
-    locale = Locale.parse(current_locale())
+    locale = Locale.parse(format_locale())
 
     def url_or_none(name: str, **params: Any) -> str | None:
         """A link to a named route, or None while that route does not exist, so a page
@@ -156,15 +164,11 @@ def page(request: Request, template: str, context: dict[str, Any], *,
 
 async def index(request: Request) -> Response:
     db = request.app.state.db
-    edition_key = request.query_params.get("edition")
+    edition_key = _edition_key(request)
     edition = await programme.edition_by_key(db, edition_key)
     filters = parse_filters(request.query_params)
     screenings = await programme.list_screenings(db, edition["id"])
     helpers = template_helpers(request)
-    choices = filter_choices(screenings)
-    choices["countries"].sort(key=helpers["country_name"])
-    choices["languages"].sort(key=helpers["language_name"])
-    choices["subtitles"].sort(key=helpers["language_name"])
     shaped = shape_programme(screenings, filters, _page_number(request.query_params.get("page")),
                              times.utc_now().date())
     return render(request, "public/programme.html", {
@@ -174,7 +178,7 @@ async def index(request: Request) -> Response:
         "editions": await programme.list_editions(db),
         "filters": filters,
         "filtering": any(request.query_params.get(p) for p in FILTER_PARAMS),
-        "choices": choices,
+        "choices": filter_choices(screenings, helpers),
         "clear_url": helpers["link_with"](**dict.fromkeys((*FILTER_PARAMS, "page"))),
         **shaped,
     })
@@ -197,7 +201,7 @@ async def screening_detail(request: Request) -> Response:
 async def venue_detail(request: Request) -> Response:
     db = request.app.state.db
     venue = await programme.get_venue(db, request.path_params["id"])
-    edition = await programme.edition_by_key(db, request.query_params.get("edition"))
+    edition = await programme.edition_by_key(db, _edition_key(request))
     screenings = await programme.list_screenings(
         db, edition["id"], programme.Filters(venue_id=venue["id"]))
     return page(request, "public/venue.html", {
@@ -208,7 +212,7 @@ async def venue_detail(request: Request) -> Response:
 async def film_detail(request: Request) -> Response:
     db = request.app.state.db
     film = await programme.get_film(db, request.path_params["id"])
-    edition = await programme.edition_by_key(db, request.query_params.get("edition"))
+    edition = await programme.edition_by_key(db, _edition_key(request))
     screenings = await programme.list_screenings(
         db, edition["id"], programme.Filters(film_id=film["id"]))
     return page(request, "public/film.html", {
