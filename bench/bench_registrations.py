@@ -174,8 +174,10 @@ class Load:
 async def compare(ours: Load, bare: Load, requests: int, rounds: int) -> None:
     """Warms both up, then alternates rounds between them, so that whatever else the
     machine does at the time weighs on both alike."""
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a round never
+    # reuses one the server is closing at that moment.
     limits = httpx.Limits(max_connections=ours.concurrency,
-                          max_keepalive_connections=ours.concurrency)
+                          max_keepalive_connections=ours.concurrency, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=ours.base, limits=limits, timeout=60) as a, \
             httpx.AsyncClient(base_url=bare.base, limits=limits, timeout=60) as b:
         await ours.round(a, WARM_UP, record=False)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from festival import auth, demo, mail
+from festival import auth, demo, sender
 from festival.db import Database, fetch_value, schema_version
 from festival.errors import FestivalError, ValidationError
 from festival.loader import ImportSummary, import_programme
@@ -207,8 +207,8 @@ def cmd_mail(args: argparse.Namespace, settings: Settings) -> int:
     if args.smtp_url:
         settings = replace(settings, smtp_url=args.smtp_url)
     try:
-        sent = asyncio.run(mail.send_all_once(settings))
-    except mail.MailNotConfigured as exc:
+        sent = asyncio.run(sender.send_all_once(settings))
+    except sender.MailNotConfigured as exc:
         raise CommandError(str(exc)) from exc
     print(f"{sent} message{'s' if sent != 1 else ''} sent")
     return 0

@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from festival import mail, templating
+from festival import templating
 from festival.db import Database
 from festival.errors import FestivalError, TooLarge, Unauthorised, _
 from festival.routes import build_routes
+from festival.sender import MailSender
 from festival.settings import Settings
 
 log = logging.getLogger("festival")
@@ -161,7 +162,7 @@ async def _start_background(app: Starlette) -> list[Any]:
     """Starts the server's background tasks (the mail sender); answers their stoppers."""
     if not app.state.settings.start_mail_sender:
         return []
-    sender = mail.MailSender(app.state.db, app.state.settings).start()
+    sender = MailSender(app.state.db, app.state.settings).start()
     app.state.mail_sender = sender
     return [sender.stop]
 

@@ -10,10 +10,12 @@ Choices a reader might question:
 - Failed sign-ins: an unknown email and a wrong password get the same answer, and an
   unknown email is checked against a dummy hash so the time taken tells nothing either.
   After LOCK_AFTER failures in a row the email is locked for a time that doubles with
-  each further failure (capped); attempts during a lock are not counted, so an attacker
-  cannot keep a real organiser out for longer than MAX_LOCK. Emails without an account
-  are counted and locked the same way (table `sign_in_failures`), so the lock message
-  does not reveal which addresses have accounts either.
+  each further failure (capped at MAX_LOCK); attempts during a lock are refused unchecked
+  and not counted. Someone guessing keeps an address locked, which is the point; each
+  failure is logged as a warning with the address and the client's IP so organisers see
+  who. Emails without an account are counted and locked the same way (table
+  `sign_in_failures`), so the lock message does not reveal which addresses have
+  accounts either. A run of failures is forgotten a day after its last one.
 - Roles: `admin` manages everything; `organiser` the venues and screenings of one
   country. `require_*` are checked on the server for every request, page or API.
 """

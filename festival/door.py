@@ -1,5 +1,5 @@
-"""The door and the organisers' overview: a screening's attendees, check-in, walk-ins,
-the CSV export, the dashboard's figures, and the audit and outbox listings.
+"""The door: a screening's attendees, search, check-in, walk-ins and the CSV export.
+(The dashboard's figures and the audit and outbox listings are festival.overview's.)
 
 Choices a reader might question:
 - Check-in is one write transaction whose UPDATE carries its own guard
@@ -20,9 +20,6 @@ Choices a reader might question:
   yours" is the more useful answer at a door.
 - The CSV holds no ticket tokens (a token is the key that cancels a ticket, and exported
   files travel by mail); cells a spreadsheet would run as a formula are defused.
-- Rates: fill = confirmed seats / capacity. No-show = seats of pre-registered confirmed
-  parties not checked in / those seats, once the screening has ended. Walk-ins count as
-  attendance, never towards no-shows. A party checks in whole.
 """
 
 from __future__ import annotations
@@ -36,15 +33,12 @@ from typing import Any
 
 import aiosqlite
 
-from festival import audit, auth, mail, programme, registrations, times
+from festival import audit, auth, programme, registrations, times
 from festival.db import Database, execute, fetch_one, fetch_value
 from festival.errors import Conflict, NotFound, ValidationError, _
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
-AUDIT_PAGE_SIZE = 50
-OUTBOX_PAGE_SIZE = 100
-DASHBOARD_SCREENINGS_MAX = 300  # above this an admin picks a country to list screenings
 
 REGISTRATION_SELECT = """
 SELECT r.*, s.timezone, s.status AS screening_status, v.country,
@@ -324,149 +318,3 @@ def attendees_csv(rows: list[dict[str, Any]]) -> bytes:
             _local_text(r["checked_in_local"]), r["checked_in_by_label"],
             _local_text(r["cancelled_local"]))])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-# --- dashboard -----------------------------------------------------------------------------
-
-DASHBOARD_SELECT = """
-SELECT s.id, s.key, s.status, s.starts_at, s.ends_at, s.timezone, s.capacity, f.title,
-       v.name AS venue_name, v.city, v.country,
-       COUNT(CASE WHEN r.status = 'confirmed' THEN 1 END) AS confirmed,
-       COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN r.seats END), 0) AS confirmed_seats,
-       COUNT(CASE WHEN r.status = 'waitlisted' THEN 1 END) AS waiting,
-       COALESCE(SUM(CASE WHEN r.status = 'waitlisted' THEN r.seats END), 0) AS waiting_seats,
-       COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 0
-                         THEN r.seats END), 0) AS booked_seats,
-       COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 0
-                         AND r.checked_in_at IS NOT NULL THEN r.seats END), 0) AS arrived_seats,
-       COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 1
-                         THEN r.seats END), 0) AS walk_in_seats
-FROM screenings s
-JOIN films f ON f.id = s.film_id
-JOIN venues v ON v.id = s.venue_id
-LEFT JOIN registrations r ON r.screening_id = s.id
-WHERE s.edition_id = ? AND s.status != 'draft'
-GROUP BY s.id
-ORDER BY v.country, s.starts_at, s.id
-"""
-
-FIGURES = ("capacity", "confirmed", "confirmed_seats", "waiting", "waiting_seats",
-           "booked_seats", "arrived_seats", "walk_in_seats")
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def rates(figures: dict[str, Any], *, past: bool) -> dict[str, float | None]:
-    """Fill rate, waitlist (in seats, against capacity); check-in and no-show rates of
-    pre-registered seats once past (None before, or with nothing booked)."""
-    check_in = _ratio(figures["arrived_seats"], figures["booked_seats"]) if past else None
-    return {"fill_rate": _ratio(figures["confirmed_seats"], figures["capacity"]),
-            "waitlist_rate": _ratio(figures["waiting_seats"], figures["capacity"]),
-            "check_in_rate": check_in,
-            "no_show_rate": None if check_in is None else 1 - check_in}
-
-
-def _country_totals(country: str, screenings: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sums over the scheduled screenings (a cancelled one's seats are not on offer);
-    check-in figures over the past ones only."""
-    live = [s for s in screenings if s["status"] == "scheduled"]
-    past = [s for s in live if s["past"]]
-    total: dict[str, Any] = {k: sum(s[k] for s in live) for k in FIGURES}
-    for k in ("booked_seats", "arrived_seats"):
-        total[k] = sum(s[k] for s in past)
-    total.update(country=country, screenings=len(live), past=len(past),
-                 cancelled=len(screenings) - len(live))
-    total.update(rates(total, past=bool(past)))
-    return total
-
-
-async def dashboard(db: Database, organiser: dict[str, Any], edition_id: int, *,
-                    country: str = "", now: datetime | None = None) -> dict[str, Any]:
-    """Per country and per screening of an edition: seats, confirmed, fill rate, waitlist,
-    check-in and no-show rates. Organisers see their own country only; admins every one,
-    with the screenings of one `country` or, for a small edition, of all."""
-    moment = times.utc_text(now) if now else times.now_text()
-    screenings = []
-    for row in await db.fetch_all(DASHBOARD_SELECT, (edition_id,)):
-        if not auth.may_manage(organiser, row["country"]):
-            continue
-        s = dict(row)
-        s["past"] = s["ends_at"] <= moment
-        s["starts_local"] = times.to_local(s["starts_at"], s["timezone"])
-        s.update(rates(s, past=s["past"] and s["status"] == "scheduled"))
-        screenings.append(s)
-    by_country: dict[str, list[dict[str, Any]]] = {}
-    for s in screenings:
-        by_country.setdefault(s["country"], []).append(s)
-    country = (country or "").upper()
-    if organiser["role"] != "admin":
-        country = (organiser.get("country") or "").upper()
-    shown = [s for s in screenings if s["country"] == country] if country else screenings
-    too_many = not country and len(shown) > DASHBOARD_SCREENINGS_MAX
-    return {"countries": [_country_totals(c, rows) for c, rows in sorted(by_country.items())],
-            "screenings": [] if too_many else shown, "country": country,
-            "too_many": too_many}
-
-
-# --- audit trail ---------------------------------------------------------------------------
-
-async def audit_page(db: Database, *, entity: str = "", entity_id: int | None = None,
-                     before_id: int | None = None) -> dict[str, Any]:
-    """One page of the audit trail, newest first (audit.entries, each with its changes),
-    the id to page back from, and the entities there are to filter by."""
-    rows = await audit.entries(db, entity=entity or None, entity_id=entity_id,
-                               limit=AUDIT_PAGE_SIZE + 1, before_id=before_id)
-    entities = [r[0] for r in await db.fetch_all(
-        "SELECT DISTINCT entity FROM audit_log ORDER BY entity")]
-    older = rows[AUDIT_PAGE_SIZE - 1]["id"] if len(rows) > AUDIT_PAGE_SIZE else None
-    return {"entries": rows[:AUDIT_PAGE_SIZE], "older_than": older, "entities": entities}
-
-
-# --- outbox --------------------------------------------------------------------------------
-
-OUTBOX_FROM = """
-FROM outbox o
-LEFT JOIN registrations r ON r.id = o.registration_id
-LEFT JOIN screenings s ON s.id = r.screening_id
-LEFT JOIN films f ON f.id = s.film_id
-LEFT JOIN venues v ON v.id = s.venue_id
-WHERE (:country IS NULL OR v.country = :country)
-"""
-
-
-async def outbox_messages(db: Database, organiser: dict[str, Any], *, status: str = "",
-                          page: int = 1) -> dict[str, Any]:
-    """One page of the outbox, newest first, with counts per status: every message for
-    admins, those about their country's screenings for organisers."""
-    country = None if organiser["role"] == "admin" else (organiser.get("country") or "?")
-    params: dict[str, Any] = {"country": country,
-                              "status": status if status in mail.STATUSES else None}
-    counts = {s: 0 for s in mail.STATUSES} | {r[0]: r[1] for r in await db.fetch_all(
-        f"SELECT o.status, COUNT(*) {OUTBOX_FROM} GROUP BY o.status", params)}
-    total = counts[params["status"]] if params["status"] else sum(counts.values())
-    pages = max(1, -(-total // OUTBOX_PAGE_SIZE))
-    page = min(max(1, page), pages)
-    rows = await db.fetch_all(
-        f"""SELECT o.id, o.created_at, o.kind, o.registration_id, o.recipient, o.subject,
-                   o.status, o.attempts, o.next_attempt_at, o.last_error, o.sent_at,
-                   r.name AS attendee_name, r.screening_id, f.title, v.city, v.country
-            {OUTBOX_FROM} AND (:status IS NULL OR o.status = :status)
-            ORDER BY o.id DESC LIMIT :limit OFFSET :offset""",
-        {**params, "limit": OUTBOX_PAGE_SIZE, "offset": (page - 1) * OUTBOX_PAGE_SIZE})
-    return {"mails": [dict(r) for r in rows], "counts": counts, "page": page,
-            "pages": pages, "status": params["status"] or ""}
-
-
-async def retry_message(db: Database, organiser: dict[str, Any], outbox_id: int) -> None:
-    """Queues a failed or waiting message again (mail.retry), if it is the organiser's."""
-    row = await db.fetch_one(
-        """SELECT o.id, v.country FROM outbox o
-           LEFT JOIN registrations r ON r.id = o.registration_id
-           LEFT JOIN screenings s ON s.id = r.screening_id
-           LEFT JOIN venues v ON v.id = s.venue_id WHERE o.id = ?""", (outbox_id,))
-    if row is None:
-        raise NotFound(_("There is no such message."))
-    auth.require_country(organiser, row["country"] or "")
-    await mail.retry(db, outbox_id)

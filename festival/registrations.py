@@ -321,8 +321,9 @@ async def promote_waitlist(
         return []
     # Each party has at least one seat, so at most `free` of them can be promoted.
     waiting = await conn.execute_fetchall(
-        """SELECT id, seats FROM registrations WHERE screening_id = ?
-                 AND status = 'waitlisted' ORDER BY id LIMIT ?""", (screening_id, free))
+        """SELECT id, seats FROM registrations
+           WHERE screening_id = ? AND status = 'waitlisted' ORDER BY id LIMIT ?""",
+        (screening_id, free))
     promoted = []
     for party in waiting:
         if party["seats"] > free:

@@ -144,6 +144,17 @@ async def test_sign_in_after_a_lock_works_and_resets_the_count(client: Client, a
     assert row["last_login_at"] is not None
 
 
+async def test_sign_in_failures_of_long_ago_are_forgotten(client: Client, app: Any, ana: int
+                                                          ) -> None:
+    for _ in range(auth.LOCK_AFTER - 1):
+        await try_sign_in(client, "ana@example.org", "guess-guess")
+    two_days_ago = times.utc_text(times.utc_now() - timedelta(days=2))
+    async with app.state.db.transaction() as conn:
+        await conn.execute("UPDATE organisers SET last_failed_login_at = ?", (two_days_ago,))
+    assert (await try_sign_in(client, "ana@example.org", "guess-guess")).status_code == 401
+    assert (await organiser_row(app))["failed_logins"] == 1
+
+
 def test_lock_duration_doubles_and_is_capped() -> None:
     assert auth.lock_duration(auth.LOCK_AFTER - 1) is None
     assert auth.lock_duration(auth.LOCK_AFTER) == timedelta(minutes=1)

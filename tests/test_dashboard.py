@@ -4,57 +4,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from festival import audit, auth, door, registrations
+from festival import audit, door, overview
+from tests import test_door
+from tests.test_door import csrf_of, register, screening_id
 
-PASSWORD = "overview-password-1"
 Client = httpx.AsyncClient
 ADMIN = {"id": None, "role": "admin", "country": None}
 AFTER_THE_FESTIVAL = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-async def sign_in(app: Any, settings: Any) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
-    """sign_in(email, role, country) -> a client signed in through the login form."""
-    clients: list[Client] = []
-
-    async def make(email: str, role: str = "organiser", country: str | None = "NL") -> Client:
-        await auth.create_organiser(app.state.db, email, PASSWORD, role, country,
-                                    settings=settings)
-        c = Client(transport=httpx.ASGITransport(app=app), base_url="https://festival.example.org")
-        clients.append(c)
-        page = await c.get("/admin/login")
-        answer = await c.post("/admin/login", data={
-            "email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
-        assert answer.status_code == 303, answer.text
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
-
-
-async def screening_id(app: Any, key: str) -> int:
-    row = await app.state.db.fetch_one("SELECT id FROM screenings WHERE key = ?", (key,))
-    return int(row["id"])
-
-
-async def register(app: Any, key: str, name: str, email: str, seats: int = 1) -> dict[str, Any]:
-    registration, _created = await registrations.register(
-        app.state.db, await screening_id(app, key), name, email, seats)
-    return registration
+# sign_in(email, role, country) -> a client signed in through the login form.
+sign_in = test_door.sign_in
 
 
 async def sql(app: Any, statement: str, params: tuple[Any, ...] = ()) -> None:
@@ -81,14 +47,14 @@ async def hague_night(app: Any, programme: Any) -> int:
 
 async def test_dashboard_figures_fill_waitlist_and_no_show(app: Any, hague_night: int) -> None:
     edition = await app.state.db.fetch_one("SELECT id FROM editions")
-    before = await door.dashboard(app.state.db, ADMIN, edition["id"],
+    before = await overview.dashboard(app.state.db, ADMIN, edition["id"],
                                   now=datetime(2099, 12, 1, tzinfo=UTC))
     s = next(s for s in before["screenings"] if s["id"] == hague_night)
     assert (s["capacity"], s["confirmed"], s["confirmed_seats"]) == (10, 4, 10)
     assert s["fill_rate"] == 1.0
     assert (s["waiting"], s["waiting_seats"], s["waitlist_rate"]) == (1, 2, 0.2)
     assert s["no_show_rate"] is None  # not over yet
-    after = await door.dashboard(app.state.db, ADMIN, edition["id"], now=AFTER_THE_FESTIVAL)
+    after = await overview.dashboard(app.state.db, ADMIN, edition["id"], now=AFTER_THE_FESTIVAL)
     s = next(s for s in after["screenings"] if s["id"] == hague_night)
     # Booked before: Ana 2 + Bo 3 + Cy 4 = 9 seats, of which Ana's 2 came; the walk-in
     # is attendance, not a booking.
@@ -102,7 +68,7 @@ async def test_dashboard_figures_fill_waitlist_and_no_show(app: Any, hague_night
 async def test_dashboard_country_totals_leave_out_cancelled_screenings(app: Any,
                                                                        programme: Any) -> None:
     edition = await app.state.db.fetch_one("SELECT id FROM editions")
-    data = await door.dashboard(app.state.db, ADMIN, edition["id"])
+    data = await overview.dashboard(app.state.db, ADMIN, edition["id"])
     niger = next(c for c in data["countries"] if c["country"] == "NE")
     assert (niger["screenings"], niger["cancelled"], niger["capacity"]) == (0, 1, 0)
     assert niger["fill_rate"] is None
@@ -174,10 +140,10 @@ async def test_audit_trail_shows_who_when_and_the_diff(app: Any, sign_in: Any,
 async def test_audit_trail_is_paginated(app: Any, sign_in: Any, programme: Any) -> None:
     admin = await sign_in("admin@example.org", role="admin", country=None)
     async with app.state.db.transaction() as conn:
-        for n in range(door.AUDIT_PAGE_SIZE + 5):
+        for n in range(overview.AUDIT_PAGE_SIZE + 5):
             await audit.record(conn, None, "film.update", "film", n, {"n": n - 1}, {"n": n})
     first = await admin.get("/admin/audit")
-    assert first.text.count("film.update") == door.AUDIT_PAGE_SIZE
+    assert first.text.count("film.update") == overview.AUDIT_PAGE_SIZE
     older = re.search(r'href="([^"]+before=\d+)" rel="next"', first.text).group(1)
     second = await admin.get(older.replace("&amp;", "&"))
     assert second.text.count("film.update") == 5

@@ -11,7 +11,8 @@ import pytest
 
 from festival.db import Database
 from festival.demo import edition_year, generate
-from festival.loader import import_programme, validate_programme
+from festival.loader import import_programme
+from festival.programme_file import validate_programme
 
 TODAY = date(2030, 6, 1)
 AWKWARD_ZONES = {"Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide", "America/St_Johns",

@@ -10,7 +10,8 @@ import pytest
 
 from festival.db import Database
 from festival.errors import ValidationError
-from festival.loader import import_programme, screening_uid, validate_programme
+from festival.loader import import_programme
+from festival.programme_file import screening_uid, validate_programme
 
 TABLES = ("editions", "venues", "films", "guests", "screenings", "screening_guests")
 

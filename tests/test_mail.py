@@ -21,7 +21,7 @@ import icalendar
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope
 
-from festival import calendar, mail, outbox, times
+from festival import calendar, mail, outbox, overview, sender, times
 from festival.db import Database, execute, fetch_one
 from festival.errors import Conflict
 from festival.loader import import_programme
@@ -188,7 +188,7 @@ async def test_confirmed_mail_carries_an_invitation_outlook_accepts(
     rid = await register(loaded)
     row = await outbox_row(loaded, rid, "confirmed")
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     envelope, msg = inbox.envelopes[0], inbox.one()
     assert envelope.mail_from == "festival@festival.example.org"
@@ -237,7 +237,7 @@ async def test_waitlisted_mail_gives_the_place_and_no_invitation(
     await register(loaded, address="first@example.org", status="waitlisted")
     rid = await register(loaded, address="second@example.org", status="waitlisted")
 
-    assert await mail.deliver_due(loaded, mail_settings) == 2
+    assert await sender.deliver_due(loaded, mail_settings) == 2
 
     msg = next(m for m in inbox.messages() if "second@" in m["To"])
     assert structure(msg) == NOTICE_STRUCTURE
@@ -257,7 +257,7 @@ async def test_promoted_mail_confirms_the_seat_with_an_invitation(
                                updated_at = ? WHERE id = ?""", (now, now, rid))
         await outbox.enqueue(conn, kind="promoted", registration_id=rid)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 2
+    assert await sender.deliver_due(loaded, mail_settings) == 2
 
     msg = next(m for m in inbox.messages() if "seat freed up" in m["Subject"])
     assert structure(msg) == INVITE_STRUCTURE
@@ -271,14 +271,14 @@ async def test_promoted_mail_confirms_the_seat_with_an_invitation(
 async def test_cancelled_mail_cancels_the_same_event_with_a_higher_sequence(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     rid = await register(loaded)
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
     async with loaded.transaction() as conn:
         await execute(conn, """UPDATE registrations SET status = 'cancelled', cancelled_at = ?,
                                updated_at = ? WHERE id = ?""",
                       (times.now_text(), times.now_text(), rid))
         await outbox.enqueue(conn, kind="cancelled", registration_id=rid)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     invitation, cancellation = inbox.messages()
     assert cancellation["Subject"] == "Your registration for Wallah, Je te jure is cancelled"
@@ -303,7 +303,7 @@ async def test_registering_again_after_cancelling_sends_an_invitation_newer_than
         await outbox.enqueue(conn, kind="cancelled", registration_id=rid)
     await register(loaded)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 3
+    assert await sender.deliver_due(loaded, mail_settings) == 3
 
     sequences = [(c["METHOD"], e["SEQUENCE"]) for c, e in map(invite_of, inbox.messages())]
     assert sequences == [("REQUEST", 0), ("CANCEL", 1), ("REQUEST", 1)]
@@ -314,7 +314,7 @@ async def test_registering_again_after_cancelling_sends_an_invitation_newer_than
 async def test_moved_screening_mail_carries_the_updated_invitation(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     rid = await register(loaded)
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
     sid = await screening_id(loaded)
     async with loaded.transaction() as conn:
         await execute(conn, """UPDATE screenings SET starts_at = '2099-12-13T19:00:00Z',
@@ -322,7 +322,7 @@ async def test_moved_screening_mail_carries_the_updated_invitation(
                                updated_at = ? WHERE id = ?""", (times.now_text(), sid))
         await outbox.enqueue(conn, kind="screening_changed", registration_id=rid)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     invitation, update = inbox.messages()
     assert update["Subject"] == "Changed: Wallah, Je te jure has new details"
@@ -334,14 +334,14 @@ async def test_moved_screening_mail_carries_the_updated_invitation(
     assert after["UID"] == before["UID"]
     assert after["SEQUENCE"] == before["SEQUENCE"] + 1
     assert after.decoded("DTSTART").isoformat() == "2099-12-13T20:00:00+01:00"
-    assert "8:00" in text_of(update)
+    assert "20:00" in text_of(update)
 
 
 async def test_moved_screening_tells_the_waitlist_without_an_invitation(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     rid = await register(loaded, status="waitlisted", kind="screening_changed")
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     msg = inbox.one()
     assert structure(msg) == NOTICE_STRUCTURE
@@ -352,14 +352,14 @@ async def test_moved_screening_tells_the_waitlist_without_an_invitation(
 async def test_cancelled_screening_mail_carries_the_cancel(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     rid = await register(loaded, kind="confirmed")
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
     sid = await screening_id(loaded)
     async with loaded.transaction() as conn:
         await execute(conn, """UPDATE screenings SET status = 'cancelled', sequence = sequence + 1,
                                updated_at = ? WHERE id = ?""", (times.now_text(), sid))
         await outbox.enqueue(conn, kind="screening_cancelled", registration_id=rid)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     invitation, notice = inbox.messages()
     assert notice["Subject"] == "Cancelled: Wallah, Je te jure will not take place"
@@ -375,7 +375,7 @@ async def test_mail_never_names_unlisted_debate_guests(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     await register(loaded)
 
-    await mail.deliver_due(loaded, mail_settings)
+    await sender.deliver_due(loaded, mail_settings)
 
     assert b"Secret Person" not in raw(inbox.envelopes[0])
     _c, event = invite_of(inbox.one())
@@ -389,7 +389,7 @@ async def test_mail_name_with_line_breaks_injects_no_header(
     await register(loaded, name="Eve\r\nBcc: victim@example.org\r\n\r\nInjected body",
                    address="eve@example.org")
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     envelope, msg = inbox.envelopes[0], inbox.one()
     assert envelope.rcpt_tos == ["eve@example.org"]
@@ -406,7 +406,7 @@ async def test_mail_non_ascii_name_is_encoded_in_the_header(
     name = "Zoë Ñúñez 王秀英"
     await register(loaded, name=name, address="zoe@example.org")
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     header_block = raw(inbox.envelopes[0]).split(b"\r\n\r\n", 1)[0]
     header_block.decode("ascii")  # every header is 7-bit: non-ASCII as encoded words
@@ -420,7 +420,7 @@ async def test_mail_html_escapes_the_attendee_name(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
     await register(loaded, name='<img src=x onerror="alert(1)">', address="x@example.org")
 
-    await mail.deliver_due(loaded, mail_settings)
+    await sender.deliver_due(loaded, mail_settings)
 
     html = html_of(inbox.one())
     assert "<img" not in html
@@ -456,7 +456,7 @@ async def test_mail_waits_while_the_smtp_server_is_down_then_is_delivered_once(
     rid = await register(loaded)
     t0 = times.utc_now()
 
-    assert await mail.deliver_due(loaded, mail_settings, now=t0) == 0
+    assert await sender.deliver_due(loaded, mail_settings, now=t0) == 0
 
     waiting = await outbox_row(loaded, rid, "confirmed")
     assert (waiting["status"], waiting["attempts"]) == ("pending", 1)
@@ -465,9 +465,9 @@ async def test_mail_waits_while_the_smtp_server_is_down_then_is_delivered_once(
     assert waiting["message"] is not None  # composed once; a retry sends the same bytes
     server = await start_smtp(inbox, port)
     try:
-        assert await mail.deliver_due(loaded, mail_settings, now=t0) == 0  # not due yet
-        assert await mail.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=3)) == 1
-        assert await mail.deliver_due(loaded, mail_settings,
+        assert await sender.deliver_due(loaded, mail_settings, now=t0) == 0  # not due yet
+        assert await sender.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=3)) == 1
+        assert await sender.deliver_due(loaded, mail_settings,
                                       now=t0 + timedelta(seconds=300)) == 0
     finally:
         server.close()
@@ -483,14 +483,14 @@ async def test_mail_answered_4xx_is_retried_until_accepted(
     rid = await register(loaded)
     t0 = times.utc_now()
 
-    assert await mail.deliver_due(loaded, mail_settings, now=t0) == 0
-    assert await mail.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=2)) == 0
+    assert await sender.deliver_due(loaded, mail_settings, now=t0) == 0
+    assert await sender.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=2)) == 0
 
     row = await outbox_row(loaded, rid, "confirmed")
     assert (row["status"], row["attempts"]) == ("pending", 2)
     assert row["last_error"].startswith("451")
     assert row["next_attempt_at"] == times.utc_text(t0 + timedelta(seconds=2 + 4))
-    assert await mail.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=6)) == 1
+    assert await sender.deliver_due(loaded, mail_settings, now=t0 + timedelta(seconds=6)) == 1
     assert len(inbox.envelopes) == 1
     assert (await outbox_row(loaded, rid, "confirmed"))["status"] == "sent"
 
@@ -500,48 +500,48 @@ async def test_mail_to_a_refused_recipient_fails_and_organisers_can_retry(
     inbox.rcpt_replies = ["550 5.1.1 No such user here"]
     rid = await register(loaded)
 
-    assert await mail.deliver_due(loaded, mail_settings) == 0
+    assert await sender.deliver_due(loaded, mail_settings) == 0
 
     failed = await outbox_row(loaded, rid, "confirmed")
     assert failed["status"] == "failed"
     assert failed["last_error"].startswith("550")
-    listed = await mail.list_outbox(loaded, status="failed")
+    listed = await overview.list_outbox(loaded, status="failed")
     assert [(m["id"], m["last_error"]) for m in listed] == [(failed["id"], failed["last_error"])]
-    assert await mail.deliver_due(loaded, mail_settings,
+    assert await sender.deliver_due(loaded, mail_settings,
                                   now=times.utc_now() + timedelta(hours=1)) == 0
 
-    await mail.retry(loaded, failed["id"])
+    await overview.retry(loaded, failed["id"])
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
     assert (await outbox_row(loaded, rid, "confirmed"))["status"] == "sent"
     with pytest.raises(Conflict):
-        await mail.retry(loaded, failed["id"])
+        await overview.retry(loaded, failed["id"])
 
 
 async def test_mail_permanent_5xx_is_given_up_after_max_attempts(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
-    inbox.data_replies = ["554 5.6.0 Message rejected"] * mail.MAX_ATTEMPTS
+    inbox.data_replies = ["554 5.6.0 Message rejected"] * sender.MAX_ATTEMPTS
     rid = await register(loaded)
     moment = times.utc_now()
 
-    for _ in range(mail.MAX_ATTEMPTS):
-        assert await mail.deliver_due(loaded, mail_settings, now=moment) == 0
-        moment += timedelta(seconds=mail.BACKOFF_CAP)
+    for _ in range(sender.MAX_ATTEMPTS):
+        assert await sender.deliver_due(loaded, mail_settings, now=moment) == 0
+        moment += timedelta(seconds=sender.BACKOFF_CAP)
 
     row = await outbox_row(loaded, rid, "confirmed")
-    assert (row["status"], row["attempts"]) == ("failed", mail.MAX_ATTEMPTS)
+    assert (row["status"], row["attempts"]) == ("failed", sender.MAX_ATTEMPTS)
     assert row["last_error"].startswith("554")
 
 
 async def test_mail_backoff_doubles_and_is_capped_at_one_minute(
         loaded: Database, mail_settings: Settings) -> None:
-    assert [mail.backoff_seconds(n) for n in range(1, 9)] == [2, 4, 8, 16, 32, 60, 60, 60]
+    assert [sender.backoff_seconds(n) for n in range(1, 9)] == [2, 4, 8, 16, 32, 60, 60, 60]
     rid = await register(loaded)
     async with loaded.transaction() as conn:
         await execute(conn, "UPDATE outbox SET attempts = 40 WHERE registration_id = ?", (rid,))
     t0 = times.utc_now()
 
-    await mail.deliver_due(loaded, mail_settings, now=t0)  # nobody listens on the port
+    await sender.deliver_due(loaded, mail_settings, now=t0)  # nobody listens on the port
 
     row = await outbox_row(loaded, rid, "confirmed")
     assert (row["status"], row["attempts"]) == ("pending", 41)
@@ -556,7 +556,7 @@ async def test_mail_pending_messages_survive_an_app_restart(
 
     reopened = await Database(settings.db_path, synchronous="NORMAL").open()
     try:
-        assert await mail.deliver_due(reopened, mail_settings) == 1
+        assert await sender.deliver_due(reopened, mail_settings) == 1
         assert inbox.one()["To"] == "Ana Silva <ana@example.org>"
         row = await fetch_one_row(reopened, rid)
         assert row["status"] == "sent"
@@ -582,7 +582,7 @@ async def test_mail_claimed_by_a_crashed_worker_is_taken_over_after_its_lease(
             await execute(conn, """UPDATE outbox SET status = 'sending', claimed_until = ?
                                    WHERE registration_id = ?""", (until, rid))
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     assert [e.rcpt_tos for e in inbox.envelopes] == [["crashed@example.org"]]
     assert (await fetch_one_row(loaded, busy))["status"] == "sending"
@@ -597,7 +597,7 @@ async def test_mail_two_senders_at_once_deliver_each_message_once(
 
     async def drain(db: Database) -> int:
         total = 0
-        while sent := await mail.deliver_due(db, mail_settings, batch=2):
+        while sent := await sender.deliver_due(db, mail_settings, batch=2):
             total += sent
         return total
 
@@ -609,7 +609,7 @@ async def test_mail_two_senders_at_once_deliver_each_message_once(
     assert sum(counts) == 7
     ids = [m["Message-ID"] for m in inbox.messages()]
     assert len(ids) == len(set(ids)) == 7
-    assert (await mail.outbox_counts(loaded))["sent"] == 7
+    assert (await overview.outbox_counts(loaded))["sent"] == 7
 
 
 async def test_send_all_once_delivers_everything_due(
@@ -617,32 +617,32 @@ async def test_send_all_once_delivers_everything_due(
     for n in range(25):
         await register(loaded, address=f"guest{n}@example.org", status="waitlisted")
 
-    assert await mail.send_all_once(mail_settings) == 25
+    assert await sender.send_all_once(mail_settings) == 25
 
     assert len(inbox.envelopes) == 25
-    assert await mail.outbox_counts(loaded) == {"pending": 0, "sending": 0, "sent": 25,
+    assert await overview.outbox_counts(loaded) == {"pending": 0, "sending": 0, "sent": 25,
                                                 "failed": 0}
 
 
 async def test_send_all_once_without_smtp_says_so(settings: Settings) -> None:
-    with pytest.raises(mail.MailNotConfigured, match="FESTIVAL_SMTP_URL"):
-        await mail.send_all_once(settings)
+    with pytest.raises(sender.MailNotConfigured, match="FESTIVAL_SMTP_URL"):
+        await sender.send_all_once(settings)
 
 
 # --- the sender in the server ------------------------------------------------------------
 
 async def test_mail_sender_task_delivers_when_poked_and_stops_cleanly(
         loaded: Database, mail_settings: Settings, inbox: Inbox, smtp: Any) -> None:
-    sender = mail.MailSender(loaded, mail_settings, interval=3600).start()
+    worker = sender.MailSender(loaded, mail_settings, interval=3600).start()
     try:
         await register(loaded)
-        sender.poke()
+        worker.poke()
         await asyncio.wait_for(inbox.arrived.wait(), timeout=10)
     finally:
-        await sender.stop()
+        await worker.stop()
 
     assert len(inbox.envelopes) == 1
-    assert (await mail.outbox_counts(loaded))["sent"] == 1
+    assert (await overview.outbox_counts(loaded))["sent"] == 1
 
 
 async def test_mail_sender_keeps_going_past_a_message_it_cannot_compose(
@@ -651,14 +651,14 @@ async def test_mail_sender_keeps_going_past_a_message_it_cannot_compose(
     async with loaded.transaction() as conn:  # a message the sender cannot compose
         await execute(conn, "UPDATE outbox SET kind = 'nonsense'")
     await register(loaded, address="next@example.org")
-    sender = mail.MailSender(loaded, mail_settings, interval=3600).start()
+    worker = sender.MailSender(loaded, mail_settings, interval=3600).start()
     try:
         await asyncio.wait_for(inbox.arrived.wait(), timeout=10)
     finally:
-        await sender.stop()
+        await worker.stop()
 
     assert [e.rcpt_tos for e in inbox.envelopes] == [["next@example.org"]]
-    broken = (await mail.list_outbox(loaded, status="pending"))[0]
+    broken = (await overview.list_outbox(loaded, status="pending"))[0]
     assert "unknown kind of mail" in broken["last_error"]
 
 
@@ -668,20 +668,20 @@ async def test_mail_without_smtp_stays_in_the_outbox_and_is_logged(
     async with loaded.transaction() as conn:
         await execute(conn, "UPDATE outbox SET status = 'sent'")
     await register(loaded, address="early@example.org")
-    sender = mail.MailSender(loaded, settings)
+    worker = sender.MailSender(loaded, settings)
     caplog.set_level(logging.INFO, logger="festival.mail")
 
-    await sender.run_once()
+    await worker.run_once()
     await register(loaded, address="late@example.org")
-    await sender.run_once()
-    await sender.run_once()
+    await worker.run_once()
+    await worker.run_once()
 
     messages = [r.getMessage() for r in caplog.records]
     assert any("1 messages wait in the outbox" in m for m in messages)
     assert sum("late@example.org" in m for m in messages) == 1
     assert not any("delivered@example.org" in m for m in messages)
-    assert [m["status"] for m in await mail.list_outbox(loaded)] == ["pending", "pending",
-                                                                      "sent"]
+    assert [m["status"] for m in await overview.list_outbox(loaded)] == ["pending", "pending",
+                                                                          "sent"]
 
 
 async def test_list_outbox_shows_what_is_waiting_newest_first(
@@ -689,34 +689,34 @@ async def test_list_outbox_shows_what_is_waiting_newest_first(
     first = await register(loaded, address="a@example.org")
     second = await register(loaded, address="b@example.org", status="waitlisted")
 
-    listed = await mail.list_outbox(loaded)
+    listed = await overview.list_outbox(loaded)
 
     assert [(m["registration_id"], m["kind"], m["status"]) for m in listed] == [
         (second, "waitlisted", "pending"), (first, "confirmed", "pending")]
     assert listed[0]["title"] == "Wallah, Je te jure"
     assert listed[0]["country"] == "NL"
     assert "message" not in listed[0]
-    assert await mail.list_outbox(loaded, status="sent") == []
+    assert await overview.list_outbox(loaded, status="sent") == []
     with pytest.raises(ValueError):
-        await mail.list_outbox(loaded, status="lost")
+        await overview.list_outbox(loaded, status="lost")
 
 
 # --- configuration -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("url", "expected"), [
-    ("smtp://127.0.0.1:1025", mail.SmtpTarget("127.0.0.1", 1025)),
-    ("smtp://mail.example.org", mail.SmtpTarget("mail.example.org", 25)),
+    ("smtp://127.0.0.1:1025", sender.SmtpTarget("127.0.0.1", 1025)),
+    ("smtp://mail.example.org", sender.SmtpTarget("mail.example.org", 25)),
     ("smtps://u:p%40ss@mail.example.org",
-     mail.SmtpTarget("mail.example.org", 465, use_tls=True, username="u", password="p@ss")),
-    ("smtp+starttls://mail.example.org", mail.SmtpTarget("mail.example.org", 587,
+     sender.SmtpTarget("mail.example.org", 465, use_tls=True, username="u", password="p@ss")),
+    ("smtp+starttls://mail.example.org", sender.SmtpTarget("mail.example.org", 587,
                                                          start_tls=True)),
     ("smtp://mail.example.org:2525?starttls=1",
-     mail.SmtpTarget("mail.example.org", 2525, start_tls=True)),
+     sender.SmtpTarget("mail.example.org", 2525, start_tls=True)),
 ])
-def test_smtp_url_names_host_port_tls_and_login(url: str, expected: mail.SmtpTarget) -> None:
-    assert mail.parse_smtp_url(url) == expected
+def test_smtp_url_names_host_port_tls_and_login(url: str, expected: sender.SmtpTarget) -> None:
+    assert sender.parse_smtp_url(url) == expected
 
 
 def test_smtp_url_that_is_not_smtp_is_refused() -> None:
     with pytest.raises(ValueError, match="smtp://host:port"):
-        mail.parse_smtp_url("http://mail.example.org")
+        sender.parse_smtp_url("http://mail.example.org")

@@ -16,12 +16,12 @@ from urllib.parse import quote
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from tests.test_mail import Inbox, free_port, outbox_row, register
 
-from festival import mail
+from festival import sender
 from festival.db import Database
 from festival.loader import import_programme
 from festival.settings import Settings
+from tests.test_mail import Inbox, free_port, outbox_row, register
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ async def test_mail_is_delivered_over_starttls_with_a_login(
     mail_settings = dataclasses.replace(
         settings, smtp_url=url("smtp+starttls", port, certificate[0]))
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     assert logins.tried == [(LOGIN, PASSWORD)]
     assert inbox.one()["To"] == "Ana Silva <ana@example.org>"
@@ -132,7 +132,7 @@ async def test_mail_is_delivered_over_implicit_tls(
     await register(loaded)
     mail_settings = dataclasses.replace(settings, smtp_url=url("smtps", port, certificate[0]))
 
-    assert await mail.deliver_due(loaded, mail_settings) == 1
+    assert await sender.deliver_due(loaded, mail_settings) == 1
 
     assert logins.tried == [(LOGIN, PASSWORD)]
     assert len(inbox.envelopes) == 1
@@ -149,7 +149,7 @@ async def test_mail_with_a_refused_login_waits_in_the_outbox(
         settings, smtp_url=url("smtp", port, certificate[0], password="wrong",
                                query="&starttls=1"))
 
-    assert await mail.deliver_due(loaded, mail_settings) == 0
+    assert await sender.deliver_due(loaded, mail_settings) == 0
 
     row = await outbox_row(loaded, rid, "confirmed")
     assert (row["status"], row["attempts"]) == ("pending", 1)
@@ -166,7 +166,7 @@ async def test_mail_is_not_sent_in_clear_when_starttls_is_not_offered(
     mail_settings = dataclasses.replace(
         settings, smtp_url=url("smtp+starttls", port, certificate[0]))
 
-    assert await mail.deliver_due(loaded, mail_settings) == 0
+    assert await sender.deliver_due(loaded, mail_settings) == 0
 
     assert inbox.envelopes == []
     row = await outbox_row(loaded, rid, "confirmed")

@@ -11,7 +11,8 @@ import pytest
 
 from festival import times
 from festival.db import Database
-from festival.loader import import_programme, validate_programme
+from festival.loader import import_programme
+from festival.programme_file import validate_programme
 
 
 async def stored(db: Database, key: str) -> tuple[str, str, str]:

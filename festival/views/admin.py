@@ -2,9 +2,10 @@
 
 Every handler starts with `auth.require_organiser` (checked on the server for every
 request, page or API) and every form with `csrf.check`; the rules live in
-festival.admin. Pages follow post/redirect/get: a saved form redirects with
-`?done=<what>`, shown as a notice on the next page; a refused one is shown again with
-the entered values and the error beside each field (status 422)."""
+festival.admin (screenings) and festival.catalogue (venues, films, guests). Pages follow
+post/redirect/get: a saved form redirects with `?done=<what>`, shown as a notice on the
+next page; a refused one is shown again with the entered values and the error beside
+each field (status 422)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from festival import admin, auth, csrf, programme, times
+from festival import admin, auth, catalogue, csrf, programme, times
 from festival.errors import ValidationError, _
 from festival.templating import gettext, render
 
@@ -170,9 +171,9 @@ async def screenings(request: Request) -> Response:
 
 async def _choices(request: Request, organiser: dict[str, Any]) -> dict[str, Any]:
     db = request.app.state.db
-    return {"venues": await admin.list_rows(db, organiser, "venue"),
-            "films": await admin.list_rows(db, organiser, "film"),
-            "guests": await admin.list_rows(db, organiser, "guest"),
+    return {"venues": await catalogue.list_rows(db, organiser, "venue"),
+            "films": await catalogue.list_rows(db, organiser, "film"),
+            "guests": await catalogue.list_rows(db, organiser, "guest"),
             "changeover": request.app.state.settings.changeover_minutes}
 
 
@@ -250,26 +251,26 @@ async def screening_status(request: Request) -> Response:
 
 def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
     """The list, new and edit pages of a venue, film or guest: one shape for the three."""
-    plural = admin.KINDS[kind].table
-    names = list(admin.KINDS[kind].fields)
+    plural = catalogue.KINDS[kind].table
+    names = list(catalogue.KINDS[kind].fields)
 
     async def listing(request: Request) -> Response:
         organiser = await auth.require_organiser(request)
-        rows = await admin.list_rows(request.app.state.db, organiser, kind)
+        rows = await catalogue.list_rows(request.app.state.db, organiser, kind)
         return page(request, organiser, f"admin/{plural}.html", {"rows": rows})
 
     async def form_page(request: Request) -> Response:
         organiser = await auth.require_organiser(request)
         db = request.app.state.db
         row_id = request.path_params.get("id")
-        row = None if row_id is None else await admin.get_row(db, organiser, kind, row_id)
+        row = None if row_id is None else await catalogue.get_row(db, organiser, kind, row_id)
         if request.method == "GET":
             values = dict(row) if row else {"listed": True, "country": organiser["country"]}
             return page(request, organiser, f"admin/{kind}_form.html",
                         {"row": row, "values": values, "errors": {}})
         form = await read_form(request)
         try:
-            saved = await admin.save_row(db, organiser, kind, row_id, form_input(form, names))
+            saved = await catalogue.save_row(db, organiser, kind, row_id, form_input(form, names))
         except ValidationError as exc:
             return page(request, organiser, f"admin/{kind}_form.html",
                         {"row": row, "values": form_values(form), "errors": exc.fields,

@@ -2,8 +2,9 @@
 (search, check-in, walk-ins), the check-in API for scanners, the dashboard, the audit
 trail and the outbox.
 
-Every view asks auth.require_organiser first; the domain (festival.door) checks the
-organiser's country for each screening, registration and message it touches. Refusals
+Every view asks auth.require_organiser first; the domain (festival.door for the door,
+festival.overview for the dashboard, audit trail and outbox) checks the organiser's
+country for each screening, registration and message it touches. Refusals
 at the door (already checked in, waitlisted, another screening, full) are part of the
 job, not errors: the door page shows them in place, with the status code that fits."""
 
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from festival import auth, csrf, door, programme, templating, times
+from festival import auth, csrf, door, overview, programme, templating, times
 from festival.errors import Conflict, NotFound, ValidationError, _
 from festival.templating import gettext, render
 
@@ -138,10 +139,16 @@ async def door_check_in(request: Request) -> Response:
     except (Conflict, NotFound) as exc:
         return await door_page(request, organiser=organiser, status_code=exc.status,
                                outcome=_outcome(exc))
-    message = templating.ngettext("Checked in: %(name)s, %(num)d seat.",
-                                  "Checked in: %(name)s, %(num)d seats.",
-                                  registration["seats"]) % {
-        "name": registration["name"], "num": registration["seats"]}
+    return await _admitted(request, organiser, registration, templating.ngettext(
+        "Checked in: %(name)s, %(num)d seat.", "Checked in: %(name)s, %(num)d seats.",
+        registration["seats"]))
+
+
+async def _admitted(request: Request, organiser: dict[str, Any], registration: dict[str, Any],
+                    sentence: str) -> Response:
+    """The door again, telling who just came in: `sentence` (already chosen for the
+    party's number of seats) names them with %(name)s and %(num)d."""
+    message = sentence % {"name": registration["name"], "num": registration["seats"]}
     return await door_page(request, organiser=organiser,
                            outcome={"ok": True, "message": message, "registration": registration})
 
@@ -167,12 +174,9 @@ async def door_walk_in(request: Request) -> Response:
     except Conflict as exc:
         return await door_page(request, organiser=organiser, status_code=409, form=values,
                                outcome=_outcome(exc))
-    message = templating.ngettext("Walk-in added and checked in: %(name)s, %(num)d seat.",
-                                  "Walk-in added and checked in: %(name)s, %(num)d seats.",
-                                  registration["seats"]) % {
-        "name": registration["name"], "num": registration["seats"]}
-    return await door_page(request, organiser=organiser,
-                           outcome={"ok": True, "message": message, "registration": registration})
+    return await _admitted(request, organiser, registration, templating.ngettext(
+        "Walk-in added and checked in: %(name)s, %(num)d seat.",
+        "Walk-in added and checked in: %(name)s, %(num)d seats.", registration["seats"]))
 
 
 # --- the check-in API for door scanners ----------------------------------------------------
@@ -228,8 +232,8 @@ async def dashboard(request: Request) -> Response:
     organiser = await auth.require_organiser(request)
     db = request.app.state.db
     edition = await programme.edition_by_key(db, request.query_params.get("edition") or None)
-    data = await door.dashboard(db, organiser, edition["id"],
-                                country=_text(request.query_params.get("country"), 2))
+    data = await overview.dashboard(db, organiser, edition["id"],
+                                    country=_text(request.query_params.get("country"), 2))
     return page(request, organiser, "admin/dashboard.html", {
         **data, "edition": edition, "editions": await programme.list_editions(db)})
 
@@ -239,8 +243,8 @@ async def audit_trail(request: Request) -> Response:
     params = request.query_params
     entity = _text(params.get("entity"), 50)
     entity_id = _whole(params.get("entity_id"))
-    data = await door.audit_page(request.app.state.db, entity=entity, entity_id=entity_id,
-                                 before_id=_whole(params.get("before")))
+    data = await overview.audit_page(request.app.state.db, entity=entity, entity_id=entity_id,
+                                     before_id=_whole(params.get("before")))
     return page(request, organiser, "admin/audit.html",
                 {**data, "entity": entity, "entity_id": entity_id,
                  "paged": params.get("before") is not None})
@@ -250,9 +254,9 @@ async def outbox(request: Request, *, organiser: dict[str, Any] | None = None,
                  status_code: int = 200, messages: list[str] | None = None) -> Response:
     organiser = organiser or await auth.require_organiser(request)
     params = request.query_params
-    data = await door.outbox_messages(request.app.state.db, organiser,
-                                      status=_text(params.get("status"), 10),
-                                      page=_whole(params.get("page")) or 1)
+    data = await overview.outbox_messages(request.app.state.db, organiser,
+                                          status=_text(params.get("status"), 10),
+                                          page=_whole(params.get("page")) or 1)
     return page(request, organiser, "admin/outbox.html", {**data, "messages": messages or []},
                 status_code=status_code)
 
@@ -262,7 +266,7 @@ async def outbox_retry(request: Request) -> Response:
     form = await request.form()
     csrf.check(request, form)
     try:
-        await door.retry_message(request.app.state.db, organiser, request.path_params["id"])
+        await overview.retry_message(request.app.state.db, organiser, request.path_params["id"])
     except Conflict as exc:
         return await outbox(request, organiser=organiser, status_code=409,
                             messages=[gettext(exc.message)])

@@ -27,9 +27,9 @@ def form_seats(value: Any) -> Any:
     """A form's seats text to a number; anything else is passed on for the domain to
     refuse (with its friendly message). Short inputs only: int() of a huge digit string
     is itself an error."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() \
-            and len(value.strip()) <= 6:
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text)
     return value
 
 
