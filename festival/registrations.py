@@ -37,7 +37,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -49,6 +49,7 @@ from festival.errors import NotFound, RegistrationClosed, ValidationError, _
 NAME_MAX = 200
 EMAIL_MAX = 254
 TOKEN_BYTES = 24  # 192 bits of randomness; the token is the ticket's only key
+RESEND_INTERVAL = timedelta(minutes=10)  # at most one re-sent ticket mail per registration
 FEW_SEATS = 5  # "few seats left": at most 5, or at most a tenth of the room (as _partials)
 
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}  # control, lone surrogate, line breaks
@@ -200,10 +201,12 @@ def booking_state(screening: dict[str, Any], *, now: datetime | None = None) -> 
 
 async def register(
     db: Database, screening_id: int, name: Any, email: Any, seats: Any, *,
-    locale: str = "en", now: datetime | None = None,
+    locale: str = "en", now: datetime | None = None, resend_ticket: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Registers an attendee: (the registration, True), or (their existing registration,
-    False) when this email is already registered for the screening.
+    False) when this email is already registered for the screening. With `resend_ticket`
+    the existing registration's mail (and so its ticket link) is queued again, at most
+    once per RESEND_INTERVAL: whoever typed the address may not own it.
 
     NotFound, RegistrationClosed or ValidationError(fields) leave nothing written."""
     clean_name_, name_error = clean_name(name)
@@ -225,7 +228,10 @@ async def register(
         if errors:
             raise ValidationError(fields=errors)
         if state["existing_id"] is not None:
-            return await _load(conn, "r.id = ?", state["existing_id"]), False
+            existing = await _load(conn, "r.id = ?", state["existing_id"])
+            if resend_ticket:
+                await _resend(conn, existing)
+            return existing, False
         fits = seats <= state["capacity"] - state["confirmed_seats"] and state["waiting"] == 0
         status = "confirmed" if fits else "waitlisted"
         registration = {
@@ -238,11 +244,25 @@ async def register(
             registration["id"] = await _insert(conn, registration)
         except sqlite3.IntegrityError:
             # The unique index caught a duplicate our check missed: answer the existing.
-            return await _existing(conn, screening_id, registration["email_key"]), False
+            existing = await _existing(conn, screening_id, registration["email_key"])
+            if resend_ticket:
+                await _resend(conn, existing)
+            return existing, False
         await outbox.enqueue(conn, kind=status, registration_id=registration["id"])
     registration.update(cancelled_at=None, checked_in_at=None, checked_in_by=None, walk_in=0,
                         waitlist_position=None if fits else state["waiting"] + 1)
     return registration, True
+
+
+async def _resend(conn: aiosqlite.Connection, registration: dict[str, Any]) -> None:
+    """Queues the registration's mail again, unless any mail was queued for it within
+    RESEND_INTERVAL (a form submitted in a loop must not flood someone's inbox)."""
+    since = times.utc_text(times.utc_now() - RESEND_INTERVAL)  # the outbox's own clock
+    recent = await _first(conn, "SELECT 1 FROM outbox WHERE registration_id = ? "
+                                "AND created_at > ?", (registration["id"], since))
+    if recent is None:
+        await outbox.enqueue(conn, kind=registration["status"],
+                             registration_id=registration["id"])
 
 
 def _clean_locale(locale: str) -> str:

@@ -177,11 +177,25 @@ async def test_ticket_of_a_waitlisted_party_shows_its_place(app, client, ids):
     assert "You are number 2 on the waitlist." in ticket.text
 
 
-async def test_form_same_email_again_leads_to_the_existing_ticket(app, client, ids):
+async def test_form_same_email_again_mails_the_ticket_instead_of_showing_it(app, client, ids):
     first = await register_by_form(client, ids["hague"])
+    token = first.headers["location"].rsplit("/", 1)[1]
+
     again = await register_by_form(client, ids["hague"], email=" ANA@example.org", seats="4")
-    assert again.headers["location"] == first.headers["location"]
+
+    # Whoever knows an address must not get its ticket: the page says it went by mail.
+    assert again.status_code == 200
+    assert "already registered for this screening" in again.text
+    assert token not in again.text
+    # The confirmation queued a moment ago stands for the re-sent link: no mail flood.
     assert await written(app) == (1, 1)
+
+    async with app.state.db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET created_at = '2000-01-01T00:00:00Z'")
+    await register_by_form(client, ids["hague"], email="ana@example.org")
+    rows = await app.state.db.fetch_all("SELECT kind, recipient FROM outbox ORDER BY id")
+    assert [(r["kind"], r["recipient"]) for r in rows] == [("confirmed", "ana@example.org")] * 2
+    assert await written(app) == (1, 2)
 
 
 async def test_ticket_page_shows_an_inline_svg_qr_code_of_its_address(client, ids):

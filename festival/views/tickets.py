@@ -2,7 +2,9 @@
 
 Bad input re-renders the screening's page (422) with a message beside each field and
 the values kept; a closed screening re-renders it with the reason (409). Success
-redirects (303) to the ticket, so reloading never registers twice. The ticket's token is
+redirects (303) to the ticket, so reloading never registers twice. An address already
+registered gets its ticket mailed again instead of shown: the form does not reveal a
+stranger's ticket to whoever knows their email. The ticket's token is
 its only key: the page is private (no caching, no indexing)."""
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import NoMatchFound, Route
 
 from festival import csrf, programme, registrations, templating
-from festival.errors import RegistrationClosed, ValidationError
+from festival.errors import RegistrationClosed, ValidationError, _
 from festival.templating import render
 from festival.views import public
+
+ALREADY_REGISTERED = _(
+    "This email address is already registered for this screening. We have sent the "
+    "ticket link to it again: please check your inbox.")
 
 PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
@@ -51,15 +57,20 @@ async def register(request: Request) -> Response:
     values = {key: value if isinstance(value := form.get(key), str) else ""
               for key in ("name", "email", "seats")}
     try:
-        registration, _created = await registrations.register(
+        registration, created = await registrations.register(
             request.app.state.db, screening_id, values["name"], values["email"],
-            form_seats(values["seats"]), locale=templating.current_locale())
+            form_seats(values["seats"]), locale=templating.current_locale(),
+            resend_ticket=True)
     except ValidationError as exc:
         return await screening_page(request, screening_id, status_code=422, form=values,
                                     errors=exc.fields)
     except RegistrationClosed as exc:
         return await screening_page(request, screening_id, status_code=409, form=values,
                                     registration_error=exc.message)
+    if not created:
+        # Whoever typed this address may not own it: the ticket goes to the mailbox only.
+        return await screening_page(request, screening_id, status_code=200, form={},
+                                    registration_notice=ALREADY_REGISTERED)
     return RedirectResponse(ticket_path(request, registration["token"]), status_code=303)
 
 
