@@ -26,7 +26,7 @@ from typing import Any
 
 import aiosqlite
 
-from festival import audit, auth, outbox, programme, registrations, times
+from festival import audit, auth, programme, registrations, times
 from festival.catalogue import (
     Organiser,
     Saved,
@@ -44,6 +44,8 @@ from festival.loader import (
     SCREENING_COLUMNS,
     SCREENING_INSERT,
     SCREENING_UPDATE,
+    mail_kind,
+    moved,
     seen_by_attendees,
     write_guest_lists,
 )
@@ -65,8 +67,8 @@ from festival.templating import ngettext
 
 
 def _ids(value: Any) -> list[int]:
-    if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+    if not isinstance(value, list) or len(value) > 100 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**62 for v in value):
         raise ValueError("must be a list of ids")
     return list(dict.fromkeys(value))
 
@@ -178,7 +180,7 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
             v["starts_utc"], v["ends_utc"] = instants["starts_at"], instants["ends_at"]
 
 
-async def _check_bookings(conn: aiosqlite.Connection, v: dict[str, Any],
+async def _check_bookings(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
                           old: dict[str, Any] | None, gap: timedelta, errors: dict[str, str]
                           ) -> None:
     """No venue double-booked (with `gap` between screenings); no guest in two places.
@@ -194,7 +196,7 @@ async def _check_bookings(conn: aiosqlite.Connection, v: dict[str, Any],
     if moved:
         await _check_venue_free(conn, v, screening_id, gap, errors)
     if guest_ids and not v["confirm_guest_clash"]:
-        await _check_guests_free(conn, v, guest_ids, screening_id, errors)
+        await _check_guests_free(conn, organiser, v, guest_ids, screening_id, errors)
 
 
 async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], screening_id: int,
@@ -213,13 +215,14 @@ async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], scree
             end=_when(clash["ends_at"], clash["timezone"]), gap=gap.seconds // 60))
 
 
-async def _check_guests_free(conn: aiosqlite.Connection, v: dict[str, Any],
-                             guest_ids: list[int], screening_id: int, errors: dict[str, str]
-                             ) -> None:
+async def _check_guests_free(conn: aiosqlite.Connection, organiser: Organiser,
+                             v: dict[str, Any], guest_ids: list[int], screening_id: int,
+                             errors: dict[str, str]) -> None:
     start, end = v["starts_utc"], v["ends_utc"]
     marks = ", ".join("?" * len(guest_ids))
     busy = await fetch_all(conn, f"""
-        SELECT g.name, f.title, vn.name AS venue, vn.city, s.starts_at, s.timezone
+        SELECT g.name, f.title, vn.name AS venue, vn.city, vn.country, s.status,
+               s.starts_at, s.timezone
         FROM screening_guests sg JOIN guests g ON g.id = sg.guest_id
         JOIN screenings s ON s.id = sg.screening_id JOIN films f ON f.id = s.film_id
         JOIN venues vn ON vn.id = s.venue_id
@@ -227,11 +230,20 @@ async def _check_guests_free(conn: aiosqlite.Connection, v: dict[str, Any],
         AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at""",
         (*guest_ids, screening_id, times.utc_text(end), times.utc_text(start)))
     if busy:
-        errors["confirm_guest_clash"] = " ".join(_(
-            "%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
-            "time (%(start)s local time).", guest=b["name"], title=b["title"],
-            venue=b["venue"], city=b["city"], start=_when(b["starts_at"], b["timezone"]))
-            for b in busy) + " " + _("Tick “Save anyway” if that is intended (e.g. by video).")
+        errors["confirm_guest_clash"] = " ".join(
+            _clash_message(organiser, dict(b)) for b in busy) + " " + _(
+            "Tick “Save anyway” if that is intended (e.g. by video).")
+
+
+def _clash_message(organiser: Organiser, booking: dict[str, Any]) -> str:
+    # Another country's draft is not public: its organisers have not announced it yet.
+    if booking["status"] == "draft" and not auth.may_manage(organiser, booking["country"]):
+        return _("%(guest)s is also a guest of another country's screening, not yet "
+                 "published, at the same time.", guest=booking["name"])
+    return _("%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
+             "time (%(start)s local time).", guest=booking["name"], title=booking["title"],
+             venue=booking["venue"], city=booking["city"],
+             start=_when(booking["starts_at"], booking["timezone"]))
 
 
 async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
@@ -285,7 +297,8 @@ async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
         await _check_times(conn, v, venue, edition, errors)
         v["timezone"] = venue["timezone"]
     if "starts_utc" in v and v.get("status") != "cancelled" and "venue_id" in v:
-        await _check_bookings(conn, v, old, timedelta(minutes=changeover_minutes), errors)
+        await _check_bookings(conn, organiser, v, old, timedelta(minutes=changeover_minutes),
+                              errors)
     if errors:
         raise refused(errors)
     return v
@@ -354,26 +367,12 @@ async def create_screening(db: Database, organiser: Organiser, data: dict[str, A
     return Saved(screening_id, "create")
 
 
-def _moved(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    return any(old[c] != new[c] for c in ("venue_id", "starts_at", "ends_at"))
-
-
 def change_action(old: dict[str, Any], new: dict[str, Any]) -> str:
     """The audit action for a change: publish, cancel, reinstate, unpublish, move, update."""
     if old["status"] != new["status"]:
         return {"scheduled": "reinstate" if old["status"] == "cancelled" else "publish",
                 "cancelled": "cancel", "draft": "unpublish"}[new["status"]]
-    return "move" if _moved(old, new) else "update"
-
-
-def mail_kind(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """What registrants are told: a cancellation, or a move (also of a screening that
-    comes back from being cancelled). Other changes reach them through their calendar."""
-    if new["status"] == "cancelled":
-        return "screening_cancelled" if old["status"] != "cancelled" else None
-    if new["status"] == "scheduled" and (old["status"] == "cancelled" or _moved(old, new)):
-        return "screening_changed"
-    return None
+    return "move" if moved(old, new) else "update"
 
 
 async def update_screening(db: Database, organiser: Organiser, screening_id: int,
@@ -404,11 +403,7 @@ async def update_screening(db: Database, organiser: Organiser, screening_id: int
             await write_guest_lists(conn, {screening_id: v["guest_ids"]})
         saved = Saved(screening_id, change_action(old, new))
         if kind := mail_kind(old, new):
-            for row in await fetch_all(conn, "SELECT id FROM registrations WHERE screening_id"
-                                       " = ? AND status != 'cancelled' ORDER BY id",
-                                       (screening_id,)):
-                await outbox.enqueue(conn, kind=kind, registration_id=row["id"])
-                saved.notified += 1
+            saved.notified = await registrations.notify_registrants(conn, screening_id, kind)
         if new["status"] == "scheduled":
             saved.promoted = await registrations.promote_waitlist(conn, screening_id)
         await audit.record(conn, organiser["id"], f"screening.{saved.action}", "screening",

@@ -94,7 +94,7 @@ class RequestGuard:
         request = Request(scope)
         templating.use_locale(templating.negotiate_locale(request))
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
             exc = TooLarge()
             response = error_response(request, exc.status, exc.code, exc.message)
             await response(scope, receive, send)

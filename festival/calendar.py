@@ -73,16 +73,21 @@ def ticket_feed(
     carries their status. One event per screening (its UID), however often they
     cancelled and registered again: the live registration wins, else the latest."""
     chosen: dict[int, tuple[Mapping[str, Any], Screening]] = {}
+    cancelled: dict[int, int] = {}
     for registration, screening in tickets:
         if screening["status"] == "draft":
             continue
+        cancelled[screening["id"]] = cancelled.get(screening["id"], 0) + (
+            registration["status"] == "cancelled")
         kept = chosen.get(screening["id"])
         if kept is None or _ticket_rank(registration) > _ticket_rank(kept[0]):
             chosen[screening["id"]] = (registration, screening)
     pairs = sorted(chosen.values(), key=lambda pair: _order(pair[1]))
     shown = [s for _r, s in pairs]
     organiser = _organiser(organiser_email, organiser_name, shown)
-    events = [_ticket_event(r, s, base_url=base_url, organiser=organiser) for r, s in pairs]
+    events = [_ticket_event(r, s, base_url=base_url, organiser=organiser,
+                            earlier_cancellations=cancelled[s["id"]] - (r["status"] == "cancelled"))
+              for r, s in pairs]
     return _calendar(events, shown, method="PUBLISH", name=name)
 
 
@@ -158,8 +163,19 @@ def _event(
     }
 
 
+def attendee_sequence(screening: Mapping[str, Any], registration: Mapping[str, Any],
+                      earlier_cancellations: int = 0) -> int:
+    """SEQUENCE of a screening's event as one attendee sees it (in their ticket feed and
+    invitations): the screening's, raised by each change of their own that a calendar
+    must take as news: a promotion from the waitlist, a cancellation (counted in the
+    row's `changes`), each earlier cancellation of theirs for this screening."""
+    return (int(screening["sequence"]) + earlier_cancellations
+            + int(registration.get("changes") or 0))
+
+
 def _ticket_event(
-    registration: Mapping[str, Any], s: Screening, *, base_url: str, organiser: tuple[str, str]
+    registration: Mapping[str, Any], s: Screening, *, base_url: str, organiser: tuple[str, str],
+    earlier_cancellations: int = 0,
 ) -> Props:
     status = registration["status"]
     waitlisted = status == "waitlisted" and s["status"] != "cancelled"
@@ -170,6 +186,7 @@ def _ticket_event(
     if waitlisted:
         event["STATUS"] = "TENTATIVE"
     # The attendee's own change (confirmed from the waitlist, cancelled) is news too.
+    event["SEQUENCE"] = str(attendee_sequence(s, registration, earlier_cancellations))
     event["DTSTAMP"] = event["LAST-MODIFIED"] = _stamp(
         max(s["updated_at"], registration["updated_at"]))
     return event

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from festival.auth import cookie_is_secure
 from festival.errors import Forbidden, _
 
 COOKIE = "festival_csrf"
@@ -39,7 +40,7 @@ def set_cookie(request: Request, response: Response) -> None:
     new = getattr(request.state, "csrf_new", None)
     if new:
         response.set_cookie(COOKIE, new, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https", max_age=7 * 86400)
+                            secure=cookie_is_secure(request), max_age=7 * 86400)
 
 
 def check(request: Request, form: Mapping[str, Any]) -> None:

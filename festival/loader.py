@@ -23,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from festival import times
+from festival import registrations, times
 from festival.db import Database, execute, execute_many, fetch_all, fetch_one
 from festival.errors import ValidationError
 from festival.programme_file import (
@@ -36,7 +36,8 @@ from festival.programme_file import (
 )
 
 __all__ = ["ImportSummary", "bump_dependants", "import_programme", "load_existing",
-           "row_insert", "row_update", "seen_by_attendees", "write_guest_lists"]
+           "mail_kind", "moved", "row_insert", "row_update", "seen_by_attendees",
+           "write_guest_lists"]
 
 Progress = Callable[[int, int], None]
 KINDS = ("venues", "films", "guests", "screenings")
@@ -74,6 +75,21 @@ def row_update(table: str, columns: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {sets} WHERE id = ?"
 
 
+def moved(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a screening changed place or time."""
+    return any(old[c] != new[c] for c in ("venue_id", "starts_at", "ends_at"))
+
+
+def mail_kind(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """What registrants are told: a cancellation, or a move (also of a screening that
+    comes back from being cancelled). Other changes reach them through their calendar."""
+    if new["status"] == "cancelled":
+        return "screening_cancelled" if old["status"] != "cancelled" else None
+    if new["status"] == "scheduled" and (old["status"] == "cancelled" or moved(old, new)):
+        return "screening_changed"
+    return None
+
+
 def seen_by_attendees(before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
     """Whether a change of stored values (in *_COLUMNS order) shows in pages and
     calendars: notes, the last column, are for organisers."""
@@ -88,6 +104,8 @@ class ImportSummary:
     added: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    notified: int = 0  # registrants told of a moved or cancelled screening
+    promoted: int = 0  # waiting registrations confirmed by a higher capacity
 
     def count(self, kind: str, outcome: str) -> None:
         getattr(self, outcome)[kind] += 1
@@ -95,6 +113,11 @@ class ImportSummary:
     def __str__(self) -> str:
         parts = [_part(self.added, "added"), _part(self.updated, "updated"),
                  _part(self.unchanged, "unchanged")]
+        if self.notified:
+            parts.append(f"{self.notified} registrant{'s' if self.notified != 1 else ''} "
+                         "to be told of a change")
+        if self.promoted:
+            parts.append(f"{self.promoted} promoted from the waitlist")
         return f"{self.edition_key}: " + "; ".join(parts)
 
 
@@ -123,7 +146,10 @@ async def load_existing(conn: aiosqlite.Connection, edition_key: str | None) -> 
 
 async def _load_screenings(conn: aiosqlite.Connection, existing: Existing, edition_id: int
                            ) -> None:
-    rows = await fetch_all(conn, "SELECT * FROM screenings WHERE edition_id = ?", (edition_id,))
+    rows = await fetch_all(conn, """
+        SELECT s.*, (SELECT COALESCE(SUM(r.seats), 0) FROM registrations r
+                     WHERE r.screening_id = s.id AND r.status = 'confirmed') AS confirmed_seats
+        FROM screenings s WHERE s.edition_id = ?""", (edition_id,))
     by_id = {}
     for row in rows:
         screening = dict(row) | {"guest_ids": []}
@@ -185,6 +211,10 @@ async def _write(conn: aiosqlite.Connection, programme: Programme, existing: Exi
     writer = _ScreeningWriter(conn, summary, existing, ids, now, progress)
     touched = await writer.write(programme.screenings)
     await bump_dependants(conn, changed, touched, now)
+    for screening_id, kind in writer.notices:
+        summary.notified += await registrations.notify_registrants(conn, screening_id, kind)
+    for screening_id in writer.may_promote:
+        summary.promoted += len(await registrations.promote_waitlist(conn, screening_id))
     return summary
 
 
@@ -247,6 +277,8 @@ class _ScreeningWriter:
         self.new_guests: dict[str, list[int]] = {}  # by key, for rows not inserted yet
         self.guest_rows: dict[int, list[int]] = {}  # by id: guest lists to rewrite
         self.touched: set[int] = set()  # ids given a new updated_at by this import
+        self.notices: list[tuple[int, str]] = []  # (id, mail kind): registrants to tell
+        self.may_promote: list[int] = []  # ids with more room (or open again) for the waitlist
 
     def row_values(self, s: dict[str, Any]) -> tuple[Any, ...]:
         debate = s["debate"] or {}
@@ -292,6 +324,12 @@ class _ScreeningWriter:
             return
         self.visible.append((*values, self.now, old["id"]))
         self.touched.add(old["id"])
+        new = dict(zip(SCREENING_COLUMNS, values, strict=True))
+        if kind := mail_kind(old, new):
+            self.notices.append((old["id"], kind))
+        if new["status"] == "scheduled" and (
+                new["capacity"] > old["capacity"] or old["status"] != "scheduled"):
+            self.may_promote.append(old["id"])
         if guest_ids != old["guest_ids"]:
             self.guest_rows[old["id"]] = guest_ids
 

@@ -183,10 +183,10 @@ def _invite(kind: str, registration: dict[str, Any], screening: dict[str, Any],
             settings: Settings, earlier_cancellations: int, locale: str) -> bytes | None:
     """The calendar part for `kind`, or None when the attendee never had a seat.
 
-    An attendee's own cancellation raises SEQUENCE above the screening's, as iTIP
-    wants; someone who cancelled and registered again gets their earlier cancellations
-    added, with a later DTSTAMP, so their calendar does not take the new invitation for
-    an old one."""
+    SEQUENCE is calendar.attendee_sequence, as in the ticket feed: the attendee's own
+    cancellation raises it above the screening's, as iTIP wants; someone who cancelled
+    and registered again gets their earlier cancellations added, with a later DTSTAMP,
+    so their calendar does not take the new invitation for an old one."""
     templating.use_locale(locale)
     had_seat = registration["confirmed_at"] is not None or registration["status"] == "confirmed"
     method: Literal["REQUEST", "CANCEL"]
@@ -197,11 +197,10 @@ def _invite(kind: str, registration: dict[str, Any], screening: dict[str, Any],
         method = "CANCEL"
     else:
         return None
-    sequence = dtstamp = None
-    own = 1 if kind == "cancelled" else 0
-    if earlier_cancellations or own:
-        sequence = int(screening["sequence"]) + earlier_cancellations + own
-        dtstamp = max(screening["updated_at"], registration["updated_at"])
+    sequence = calendar.attendee_sequence(screening, registration, earlier_cancellations)
+    if method == "REQUEST" and registration["status"] == "cancelled":
+        sequence -= 1  # an invitation sent late, after the attendee cancelled: it came first
+    dtstamp = max(screening["updated_at"], registration["updated_at"])
     name, address = email.utils.parseaddr(settings.mail_from)
     ticket = f"{settings.base_url.rstrip('/')}/tickets/{registration['token']}"
     return calendar.invite(

@@ -288,6 +288,7 @@ class _Context:
     def __init__(self, sections: dict[str, list[dict[str, Any] | None]], existing: Existing,
                  edition: dict[str, Any] | None, errors: dict[str, str]) -> None:
         self.edition = edition or {}
+        self.screenings = existing.screenings  # the edition's, with their confirmed seats
         self.tables: dict[str, dict[str, dict[str, Any]]] = {}
         self.unsure: set[str] = set()  # kinds with a row whose key is unreadable
         for kind in ("venues", "films", "guests"):
@@ -326,6 +327,10 @@ def _check_screening(i: int, s: dict[str, Any], ctx: _Context, errors: dict[str,
     ctx.refer("films", s.get("film"), _path(path, "film"), errors)
     _check_guests(s.get("debate"), ctx, _path(path, "debate.guests"), errors)
     _check_capacity(s, venue, path, errors)
+    confirmed = ctx.screenings.get(s.get("key"), {}).get("confirmed_seats", 0)
+    if s.get("capacity") is not None and s["capacity"] < confirmed:
+        errors.setdefault(_path(path, "capacity"), f"{confirmed} seats are already confirmed; "
+                          f"capacity cannot go below {confirmed}")
     starts_on, ends_on = ctx.edition.get("starts_on"), ctx.edition.get("ends_on")
     wall = s.get("starts_at")
     if wall is not None and starts_on and ends_on and not starts_on <= wall.date() <= ends_on:

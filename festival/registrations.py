@@ -44,7 +44,7 @@ import aiosqlite
 
 from festival import outbox, programme, times
 from festival.db import Database, execute
-from festival.errors import NotFound, RegistrationClosed, ValidationError, _
+from festival.errors import Conflict, NotFound, RegistrationClosed, ValidationError, _
 
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -312,13 +312,28 @@ async def cancel(db: Database, token: str, *, now: datetime | None = None) -> di
         registration = await _load(conn, "r.token = ?", token)
         if registration["status"] == "cancelled":
             return registration
+        if registration["checked_in_at"] is not None:
+            raise Conflict(_("This ticket was used at the door, so it can no longer be "
+                             "cancelled."))
         await execute(conn, """UPDATE registrations SET status = 'cancelled', cancelled_at = ?,
-                               updated_at = ? WHERE id = ?""",
+                               updated_at = ?, changes = changes + 1 WHERE id = ?""",
                       (moment, moment, registration["id"]))
         await outbox.enqueue(conn, kind="cancelled", registration_id=registration["id"])
         # Also when a waiting party leaves: the one behind it may fit where it did not.
         await promote_waitlist(conn, registration["screening_id"], now=now)
         return await _load(conn, "r.id = ?", registration["id"])
+
+
+async def notify_registrants(conn: aiosqlite.Connection, screening_id: int, kind: str) -> int:
+    """Queues mail of `kind` (screening_changed, screening_cancelled) to everyone
+    registered and not cancelled, inside the transaction that made the change; answers
+    how many."""
+    rows = await conn.execute_fetchall(
+        "SELECT id FROM registrations WHERE screening_id = ? AND status != 'cancelled'"
+        " ORDER BY id", (screening_id,))
+    for row in rows:
+        await outbox.enqueue(conn, kind=kind, registration_id=row["id"])
+    return len(list(rows))
 
 
 async def promote_waitlist(
@@ -349,7 +364,8 @@ async def promote_waitlist(
         if party["seats"] > free:
             break  # strict order: nobody behind the longest-waiting party jumps ahead
         await execute(conn, """UPDATE registrations SET status = 'confirmed', confirmed_at = ?,
-                               updated_at = ? WHERE id = ?""", (moment, moment, party["id"]))
+                               updated_at = ?, changes = changes + 1 WHERE id = ?""",
+                      (moment, moment, party["id"]))
         await outbox.enqueue(conn, kind="promoted", registration_id=party["id"])
         free -= party["seats"]
         promoted.append(party["id"])

@@ -343,6 +343,25 @@ async def test_screening_guest_in_two_places_at_once_is_flagged(app: Any, admin:
     assert confirmed.status_code == 201
 
 
+async def test_guest_clash_with_another_countrys_draft_does_not_reveal_it(
+        app: Any, nl: Client, sign_in: SignIn) -> None:
+    venues, guests = await ids(app, "venues"), await ids(app, "guests")
+    draft = await nl.post("/api/v1/admin/screenings", json=await a_screening(
+        app, guest_ids=[guests["ana-reyes"]], debate_title="Secret plans"))
+    assert draft.status_code == 201
+    mx = await sign_in("mx@example.org", "organiser", "MX")
+    body = await a_screening(app, venue_id=venues["mexico-cineteca"],
+                             starts_at="2099-12-15T12:00", ends_at="2099-12-15T14:00",
+                             guest_ids=[guests["ana-reyes"]])
+
+    flagged = await mx.post("/api/v1/admin/screenings", json=body)
+
+    assert flagged.status_code == 422
+    message = flagged.json()["error"]["fields"]["confirm_guest_clash"]
+    assert "Ana Reyes is also a guest of another country's screening" in message
+    assert "Humanity House" not in message and "Wallah" not in message
+
+
 async def test_screening_guest_clash_is_shown_in_the_form_with_a_way_to_confirm(
         app: Any, admin: Client) -> None:
     venues, guests = await ids(app, "venues"), await ids(app, "guests")

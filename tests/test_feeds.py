@@ -264,6 +264,34 @@ async def test_ticket_feed_shows_a_cancelled_registration_cancelled(app, client,
     assert str(event["STATUS"]) == "CANCELLED"
 
 
+async def test_ticket_feed_sequence_rises_with_promotion_and_cancellation(app, client, programme):
+    from festival import registrations
+
+    db = app.state.db
+    screening_id = (await ids(db, "screenings"))["hague"]
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE screenings SET capacity = 1 WHERE id = ?", (screening_id,))
+    first, _ = await registrations.register(db, screening_id, "Ana", "ana@example.net", 1)
+    zoe, _ = await registrations.register(db, screening_id, "Zoë", "zoe@example.net", 1)
+    feed = f"/feeds/tickets/{zoe['token']}.ics"
+
+    def zoes_event(body: bytes) -> icalendar.Event:
+        (event,) = events(body).values()
+        return event
+
+    waiting = zoes_event((await client.get(feed)).content)
+    await registrations.cancel(db, first["token"])  # Zoë moves up
+    promoted = zoes_event((await client.get(feed)).content)
+    await registrations.cancel(db, zoe["token"])
+    cancelled = zoes_event((await client.get(feed)).content)
+
+    # Same event each time; calendars take a change only with a higher SEQUENCE.
+    assert [str(e["STATUS"]) for e in (waiting, promoted, cancelled)] == [
+        "TENTATIVE", "CONFIRMED", "CANCELLED"]
+    assert waiting["UID"] == promoted["UID"] == cancelled["UID"]
+    assert waiting["SEQUENCE"] < promoted["SEQUENCE"] < cancelled["SEQUENCE"]
+
+
 # --- the subscribe page ---------------------------------------------------------------------
 
 async def test_subscribe_page_offers_webcal_and_https_links_and_warns_about_google(

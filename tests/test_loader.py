@@ -295,7 +295,57 @@ async def test_import_of_a_moved_screening_keeps_it_and_raises_its_sequence(
     registrations = await db.fetch_all("SELECT screening_id FROM registrations")
     assert [r[0] for r in registrations] == [before["id"]]
     assert str(summary) == "2099: 0 added; 1 screening updated; " \
-                           "5 venues, 2 films, 2 guests, 4 screenings unchanged"
+                           "5 venues, 2 films, 2 guests, 4 screenings unchanged; " \
+                           "1 registrant to be told of a change"
+    mail = await db.fetch_all("SELECT kind, recipient FROM outbox")
+    assert [tuple(m) for m in mail] == [("screening_changed", "a@example.org")]
+
+
+async def test_import_cancelling_a_screening_tells_its_registrants(
+        db: Database, sample_programme: dict[str, Any]) -> None:
+    await import_programme(db, sample_programme)
+    await register(db, (await screening(db, "hague"))["id"])
+
+    await import_programme(db, changed(sample_programme, "screenings.0.status", "cancelled"))
+
+    mail = await db.fetch_all("SELECT kind, recipient FROM outbox")
+    assert [tuple(m) for m in mail] == [("screening_cancelled", "a@example.org")]
+    assert (await db.fetch_one("SELECT status FROM registrations"))[0] == "confirmed"
+
+
+async def test_import_refuses_capacity_below_the_confirmed_seats(
+        db: Database, sample_programme: dict[str, Any]) -> None:
+    await import_programme(db, sample_programme)
+    await register(db, (await screening(db, "hague"))["id"])  # 2 seats confirmed
+    before = await snapshot(db)
+
+    with pytest.raises(ValidationError) as refused:
+        await import_programme(db, changed(sample_programme, "screenings.0.capacity", 1))
+
+    assert refused.value.fields == {
+        "screenings[0].capacity": "2 seats are already confirmed; capacity cannot go below 2"}
+    assert await snapshot(db) == before
+
+
+async def test_import_raising_capacity_promotes_the_waitlist(
+        db: Database, sample_programme: dict[str, Any]) -> None:
+    from festival import registrations
+
+    await import_programme(db, changed(sample_programme, "screenings.0.capacity", 2))
+    sid = (await screening(db, "hague"))["id"]
+    for name in ("ana", "bo", "cy"):
+        await registrations.register(db, sid, name, f"{name}@example.org", 2)
+
+    summary = await import_programme(
+        db, changed(sample_programme, "screenings.0.capacity", 4))
+
+    rows = await db.fetch_all("SELECT email, status FROM registrations ORDER BY id")
+    assert [tuple(r) for r in rows] == [("ana@example.org", "confirmed"),
+                                        ("bo@example.org", "confirmed"),
+                                        ("cy@example.org", "waitlisted")]
+    assert summary.promoted == 1
+    assert ("promoted", "bo@example.org") in [
+        tuple(m) for m in await db.fetch_all("SELECT kind, recipient FROM outbox")]
 
 
 @pytest.mark.parametrize(("path", "value"), [

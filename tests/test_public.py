@@ -318,6 +318,19 @@ async def test_unknown_screening_is_a_friendly_404_page(
         assert "Traceback" not in response.text
 
 
+async def test_odd_numbers_in_addresses_are_not_server_errors(
+        client: httpx.AsyncClient, programme: dict[str, Any]) -> None:
+    huge = "9" * 30  # beyond SQLite's 64-bit integers
+    for path in (f"/screenings/{huge}", f"/api/v1/screenings/{huge}",
+                 f"/feeds/screenings/{huge}.ics", f"/venues/{huge}"):
+        assert (await client.get(path)).status_code == 404, path
+    # '²' passes str.isdigit() but not int(): a page number like it means page 1.
+    for page in ("%C2%B2", huge, "-1", "0"):
+        response = await client.get(f"/?page={page}")
+        assert response.status_code == 200, page
+        assert "Wallah, Je te jure" in response.text
+
+
 async def test_refused_method_is_a_friendly_page(
         client: httpx.AsyncClient, programme: dict[str, Any]) -> None:
     response = await client.post("/")

@@ -14,7 +14,7 @@ import pytest
 
 from festival import registrations
 from festival.db import Database
-from festival.errors import NotFound, RegistrationClosed, ValidationError
+from festival.errors import Conflict, NotFound, RegistrationClosed, ValidationError
 from festival.loader import import_programme
 
 
@@ -280,6 +280,23 @@ async def test_cancel_twice_answers_the_same_and_mails_once(db, sample_programme
 
     assert first == second
     assert [kind for kind, _id in await mails(db)] == ["confirmed", "cancelled"]
+
+
+async def test_cancel_after_check_in_is_refused_and_keeps_the_seat(db, sample_programme):
+    sid = await load(db, sample_programme, capacity=1)
+    a = await reg(db, sid, "a")
+    b = await reg(db, sid, "b")  # waiting for a's seat
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE registrations SET checked_in_at = '2099-12-13T17:55:00Z'"
+                           " WHERE id = ?", (a["id"],))
+
+    with pytest.raises(Conflict):
+        await registrations.cancel(db, a["token"])
+
+    statuses = await db.fetch_all("SELECT status FROM registrations ORDER BY id")
+    assert [r["status"] for r in statuses] == ["confirmed", "waitlisted"]
+    assert [kind for kind, _id in await mails(db)] == ["confirmed", "waitlisted"]
+    assert b["status"] == "waitlisted"
 
 
 async def test_cancel_unknown_token_is_not_found(db, sample_programme):

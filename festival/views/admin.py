@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from festival import admin, auth, catalogue, csrf, programme, times
 from festival.errors import ValidationError, _
 from festival.templating import gettext, render
+from festival.views import whole_number
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 NUMBERS = {"capacity", "runtime_minutes", "year", "max_seats", "film_id", "venue_id"}
@@ -81,8 +82,8 @@ def form_input(form: FormData, names: list[str]) -> dict[str, Any]:
             data[name] = name in form
         elif name == "guest_ids":
             ids = [v for v in form.getlist(name) if isinstance(v, str)]
-            data[name] = [int(v) for v in ids if v.isdigit()] if all(
-                v.isdigit() for v in ids) else ids
+            numbers = [whole_number(v) for v in ids]
+            data[name] = numbers if None not in numbers else ids
         elif name in NUMBERS | WALL_CLOCK:
             if text:
                 data[name] = int(text) if re.fullmatch(r"-?\d{1,12}", text) else text
@@ -94,8 +95,8 @@ def form_input(form: FormData, names: list[str]) -> dict[str, Any]:
 def form_values(form: FormData) -> dict[str, Any]:
     """What the organiser typed, to show again beside the errors."""
     values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-    values["guest_ids"] = [int(v) for v in form.getlist("guest_ids")
-                           if isinstance(v, str) and v.isdigit()]
+    values["guest_ids"] = [n for v in form.getlist("guest_ids")
+                           if (n := whole_number(v)) is not None]
     for name in FLAGS:
         values[name] = name in form
     return values

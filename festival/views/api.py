@@ -61,7 +61,8 @@ def screening_detail_json(s: dict[str, Any]) -> dict[str, Any]:
 
 async def list_screenings(request: Request) -> JSONResponse:
     db = request.app.state.db
-    edition = await programme.edition_by_key(db, request.query_params.get("edition"))
+    edition = await programme.edition_by_key(
+        db, request.query_params.get("edition", "").strip() or None)  # empty: the current
     screenings = await programme.list_screenings(db, edition["id"])
     return JSONResponse([screening_json(s) for s in screenings])
 

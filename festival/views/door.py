@@ -24,6 +24,7 @@ from starlette.routing import Route
 from festival import auth, csrf, door, overview, programme, templating, times
 from festival.errors import Conflict, NotFound, ValidationError, _
 from festival.templating import gettext, render
+from festival.views import whole_number
 
 PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
@@ -56,8 +57,7 @@ def _text(value: Any, limit: int = 200) -> str:
 
 
 def _whole(value: Any) -> int | None:
-    text = _text(value, 9)
-    return int(text) if text.isascii() and text.isdigit() else None
+    return whole_number(_text(value, 9))
 
 
 def _form_seats(value: Any) -> Any:

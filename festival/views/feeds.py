@@ -298,7 +298,8 @@ async def attendee_tickets(
     if row is None:
         raise NotFound(_("There is no such registration."))
     rows = await db.fetch_all(
-        "SELECT id, screening_id, token, status, seats, updated_at FROM registrations"
+        "SELECT id, screening_id, token, status, seats, changes, updated_at"
+        " FROM registrations"
         " WHERE email_key = ? ORDER BY id", (row["email_key"],))
     tickets = []
     for registration in rows:

@@ -28,6 +28,7 @@ from starlette.routing import NoMatchFound, Route
 
 from festival import programme, registrations, times
 from festival.templating import format_locale, render
+from festival.views import whole_number
 
 PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
@@ -64,7 +65,8 @@ def _edition_key(request: Request) -> str | None:
 
 
 def _page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 10_000 else 1
+    number = whole_number(value, 4)
+    return number if number else 1
 
 
 def filter_choices(screenings: list[dict[str, Any]],
