@@ -4,17 +4,28 @@ in-process ASGI client, and a small programme spanning awkward time zones."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from festival import auth
 from festival.db import Database
 from festival.settings import Settings
 
 SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
+PASSWORD = "organiser-password-1"
+SignIn = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
 
 
 @pytest.fixture
@@ -66,3 +77,27 @@ async def programme(app: Any, sample_programme: dict[str, Any]) -> dict[str, Any
 
     await import_programme(app.state.db, sample_programme)
     return sample_programme
+
+
+@pytest.fixture
+async def sign_in(app: Any, settings: Settings) -> AsyncIterator[SignIn]:
+    """sign_in(email, role, country, target=app) -> a client signed in through the login
+    form (against `target`, another app on the same database, when given)."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(email: str, role: str = "organiser", country: str | None = "NL",
+                   target: Any = None) -> httpx.AsyncClient:
+        await auth.create_organiser(app.state.db, email, PASSWORD, role, country,
+                                    settings=settings)
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=target or app),
+                              base_url="https://festival.example.org")
+        clients.append(c)
+        page = await c.get("/admin/login")
+        answer = await c.post("/admin/login", data={
+            "email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+        assert answer.status_code == 303, answer.text
+        return c
+
+    yield make
+    for c in clients:
+        await c.aclose()

@@ -5,43 +5,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import icalendar
 import pytest
 
-from festival import auth, registrations, times
+from festival import registrations, times
+from tests.conftest import SignIn, csrf_of
 
-PASSWORD = "admin-password-1"
 Client = httpx.AsyncClient
-SignIn = Callable[..., Awaitable[Client]]
 
 
 # --- fixtures and helpers -------------------------------------------------------------------
 
 @pytest.fixture
-async def sign_in(app: Any, settings: Any, programme: Any) -> AsyncIterator[SignIn]:
-    """sign_in(email, role, country) -> a client signed in through the login form, with
-    the sample programme loaded."""
-    clients: list[Client] = []
-
-    async def make(email: str, role: str = "organiser", country: str | None = "NL") -> Client:
-        await auth.create_organiser(app.state.db, email, PASSWORD, role, country,
-                                    settings=settings)
-        c = Client(transport=httpx.ASGITransport(app=app),
-                   base_url="https://festival.example.org")
-        clients.append(c)
-        page = await c.get("/admin/login")
-        answer = await c.post("/admin/login", data={
-            "email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
-        assert answer.status_code == 303, answer.text
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
+def sign_in(sign_in: SignIn, programme: Any) -> SignIn:
+    """The shared sign_in, with the sample programme loaded."""
+    return sign_in
 
 
 @pytest.fixture
@@ -52,12 +33,6 @@ async def nl(sign_in: SignIn) -> Client:
 @pytest.fixture
 async def admin(sign_in: SignIn) -> Client:
     return await sign_in("admin@example.org", "admin", None)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 def field_errors(html: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -18,15 +17,10 @@ from festival import auth, times
 from festival.app import create_app
 from festival.errors import Forbidden, Unauthorised
 from festival.settings import Settings
+from tests.conftest import csrf_of
 
 PASSWORD = "right-password-1"
 Client = httpx.AsyncClient
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 async def try_sign_in(c: Client, email: str, password: str = PASSWORD, next_: str = ""

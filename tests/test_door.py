@@ -8,52 +8,22 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from festival import auth, door, registrations, templating, times
+from festival import door, registrations, templating, times
 from festival.app import create_app
+from tests.conftest import csrf_of
 
-PASSWORD = "door-password-1"
 Client = httpx.AsyncClient
 
 
 # --- fixtures and helpers -------------------------------------------------------------------
 
-@pytest.fixture
-async def sign_in(app: Any, settings: Any) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
-    """sign_in(email, role, country) -> a client signed in through the login form."""
-    clients: list[Client] = []
-
-    async def make(email: str, role: str = "organiser", country: str | None = "NL",
-                   target: Any = None) -> Client:
-        await auth.create_organiser(app.state.db, email, PASSWORD, role, country,
-                                    settings=settings)
-        c = Client(transport=httpx.ASGITransport(app=target or app),
-                   base_url="https://festival.example.org")
-        clients.append(c)
-        page = await c.get("/admin/login")
-        answer = await c.post("/admin/login", data={
-            "email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
-        assert answer.status_code == 303, answer.text
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
-
-
 def ticket_token_absent(text: str) -> bool:
     return not re.search(r"[A-Za-z0-9_-]{32}", text)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 async def screening_id(app: Any, key: str) -> int:

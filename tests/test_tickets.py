@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import csrf_of
+
 
 @pytest.fixture
 async def ids(app: Any, programme: dict[str, Any]) -> dict[str, int]:
     rows = await app.state.db.fetch_all("SELECT key, id FROM screenings")
     return {r["key"]: r["id"] for r in rows}
-
-
-def csrf_token(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the page has no form with a CSRF token"
-    return match.group(1)
 
 
 async def written(app: Any) -> tuple[int, int]:
@@ -38,7 +34,7 @@ async def set_capacity(app: Any, screening_id: int, capacity: int) -> None:
 async def register_by_form(client: Any, screening_id: int, **fields: str) -> Any:
     page = await client.get(f"/screenings/{screening_id}")
     form = {"name": "Ana Reyes", "email": "ana@example.org", "seats": "2",
-            "csrf_token": csrf_token(page.text), **fields}
+            "csrf_token": csrf_of(page.text), **fields}
     return await client.post(f"/screenings/{screening_id}/register", data=form)
 
 
@@ -77,7 +73,7 @@ async def test_form_without_or_with_forged_csrf_is_403_and_writes_nothing(app, c
 
 async def test_form_token_from_another_browser_is_403(app, client, ids):
     page = await client.get(f"/screenings/{ids['hague']}")
-    token = csrf_token(page.text)
+    token = csrf_of(page.text)
     client.cookies.clear()  # a forged form: another site posts without our cookie
 
     answer = await client.post(f"/screenings/{ids['hague']}/register",
@@ -119,7 +115,7 @@ async def test_form_bad_input_is_422_with_messages_beside_fields_and_values_kept
 async def test_form_missing_fields_are_422(app, client, ids):
     page = await client.get(f"/screenings/{ids['hague']}")
     answer = await client.post(f"/screenings/{ids['hague']}/register",
-                               data={"csrf_token": csrf_token(page.text)})
+                               data={"csrf_token": csrf_of(page.text)})
     assert answer.status_code == 422
     assert {"reg-name-error", "reg-email-error", "reg-seats-error"} <= set(
         re.findall(r'id="(reg-\w+-error)"', answer.text))
@@ -130,7 +126,7 @@ async def test_form_for_a_cancelled_screening_says_registration_is_closed(app, c
     page = await client.get(f"/screenings/{ids['niamey']}")
     assert "registration is closed" in page.text
     assert 'name="seats"' not in page.text
-    token = csrf_token((await client.get(f"/screenings/{ids['hague']}")).text)
+    token = csrf_of((await client.get(f"/screenings/{ids['hague']}")).text)
 
     answer = await client.post(f"/screenings/{ids['niamey']}/register",
                                data={"name": "Ana", "email": "ana@example.org", "seats": "1",
@@ -149,7 +145,7 @@ async def test_form_for_a_started_screening_is_409_with_a_message(app, client, i
 
     answer = await client.post(f"/screenings/{ids['hague']}/register",
                                data={"name": "Ana", "email": "ana@example.org", "seats": "1",
-                                     "csrf_token": csrf_token(page.text)})
+                                     "csrf_token": csrf_of(page.text)})
 
     assert answer.status_code == 409
     assert "already started, so registration is closed" in answer.text
@@ -249,7 +245,7 @@ async def test_cancel_button_cancels_and_promotes_the_next_in_line(app, client, 
     assert "Yes, cancel my registration" in ticket.text
 
     answer = await client.post(f"{first.headers['location']}/cancel",
-                               data={"csrf_token": csrf_token(ticket.text)})
+                               data={"csrf_token": csrf_of(ticket.text)})
 
     assert answer.status_code == 303 and answer.headers["location"] == first.headers["location"]
     cancelled = await client.get(first.headers["location"])
@@ -273,7 +269,7 @@ async def test_cancel_with_a_forged_csrf_token_is_403_and_keeps_the_seats(app, c
 async def test_cancel_unknown_ticket_is_404(client, ids):
     page = await client.get(f"/screenings/{ids['hague']}")
     answer = await client.post("/tickets/no-such-ticket-0123456789abcdef/cancel",
-                               data={"csrf_token": csrf_token(page.text)})
+                               data={"csrf_token": csrf_of(page.text)})
     assert answer.status_code == 404
 
 

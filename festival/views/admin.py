@@ -9,7 +9,6 @@ each field (status 422)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from festival import admin, auth, catalogue, csrf, programme, times
 from festival.errors import ValidationError, _
 from festival.templating import gettext, render
-from festival.views import whole_number
+from festival.views import json_object, whole_number
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 NUMBERS = {"capacity", "runtime_minutes", "year", "max_seats", "film_id", "venue_id"}
@@ -307,22 +306,6 @@ def screening_json(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The JSON object of a write. Requiring the JSON content type also keeps other
-    sites out: a cross-site form cannot send it without the browser asking first."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise ValidationError(fields={"body": _("Send a JSON object (Content-Type: "
-                                                "application/json).")})
-    try:
-        data = json.loads(await request.body())
-    except (ValueError, RecursionError):
-        raise ValidationError(fields={"body": _("The body is not valid JSON.")}) from None
-    if not isinstance(data, dict):
-        raise ValidationError(fields={"body": _("Send a JSON object.")})
-    return data
-
-
 async def _screening_response(request: Request, organiser: dict[str, Any], screening_id: int,
                               status_code: int = 200) -> JSONResponse:
     screening = await admin.get_screening(request.app.state.db, organiser, screening_id)
@@ -332,7 +315,7 @@ async def _screening_response(request: Request, organiser: dict[str, Any], scree
 async def api_screenings(request: Request) -> Response:
     organiser = await auth.require_organiser(request)
     if request.method == "POST":
-        data = await json_body(request)
+        data = await json_object(request)
         saved = await admin.create_screening(
             request.app.state.db, organiser, data,
             changeover_minutes=request.app.state.settings.changeover_minutes)
@@ -351,7 +334,7 @@ async def api_screening(request: Request) -> Response:
     organiser = await auth.require_organiser(request)
     screening_id = request.path_params["id"]
     if request.method == "PATCH":
-        data = await json_body(request)
+        data = await json_object(request)
         await admin.update_screening(
             request.app.state.db, organiser, screening_id, data,
             changeover_minutes=request.app.state.settings.changeover_minutes)

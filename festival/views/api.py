@@ -7,7 +7,6 @@ needs no CSRF token; the registration token is the key to read or cancel one."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -15,8 +14,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from festival import programme, registrations, templating, times
-from festival.errors import ValidationError, _
+from festival.errors import _
 from festival.openapi import SPEC
+from festival.views import json_object
 
 
 def screening_json(s: dict[str, Any]) -> dict[str, Any]:
@@ -100,26 +100,8 @@ def registration_json(request: Request, r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object body; ValidationError (422) for anything else. An
-    oversized body never gets here: the app answers 413 first."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise ValidationError(fields={"body": _("Send a JSON object (Content-Type: "
-                                                "application/json).")})
-    body = await request.body()
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # also bad UTF-8 and absurdly long numbers
-        raise ValidationError(fields={"body": _("The body is not valid JSON.")}) from None
-    if not isinstance(data, dict):
-        raise ValidationError(fields={"body": _("Send a JSON object with name, email and "
-                                                "seats.")})
-    return data
-
-
 async def create_registration(request: Request) -> JSONResponse:
-    data = await json_object(request)
+    data = await json_object(request, what=_("Send a JSON object with name, email and seats."))
     registration, created = await registrations.register(
         request.app.state.db, request.path_params["id"], data.get("name"), data.get("email"),
         data.get("seats"), locale=templating.current_locale())

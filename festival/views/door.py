@@ -10,7 +10,6 @@ job, not errors: the door page shows them in place, with the status code that fi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,7 @@ from starlette.routing import Route
 from festival import auth, csrf, door, overview, programme, templating, times
 from festival.errors import Conflict, NotFound, ValidationError, _
 from festival.templating import gettext, render
-from festival.views import whole_number
+from festival.views import json_object, whole_number
 
 PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
@@ -190,15 +189,8 @@ def checkin_json(r: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise ValidationError(fields={"body": _("Send a JSON object (Content-Type: "
-                                                "application/json).")})
-    try:
-        data = json.loads(await request.body())
-    except (ValueError, RecursionError):
-        raise ValidationError(fields={"body": _("The body is not valid JSON.")}) from None
-    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+    data = await json_object(request)
+    if not isinstance(data.get("token"), str):
         raise ValidationError(fields={"token": _("Send the ticket's token or URL as "
                                                  "\"token\".")})
     return data
