@@ -1,11 +1,16 @@
 """The outbox: mail is written in the same transaction as the change it reports.
 
 Why: a registration that commits has its message committed with it, and one that rolls
-back leaves no message behind; a sender (festival.mail) delivers rows later, retrying
-until accepted. `enqueue` is the one call path for queuing a message, so the mail
-module can render the whole message here without touching its callers.
-"""
+back leaves no message behind; the sender (festival.sender) delivers rows later,
+retrying until accepted. `enqueue` is the one call path for queuing a message.
 
+What the transaction writes is the message's identity: its kind, recipient and the
+Message-ID it will carry. The sender renders the text, HTML and invitation just before
+delivery (festival.mail.build_message), from the rows as they are then. Rendering takes
+about 14 ms; inside the transaction it would hold SQLite's one write lock that long
+and cap registrations near 70 a second. The row is what makes the mail impossible to
+lose; its words describe the screening as it stands when the mail leaves.
+"""
 from __future__ import annotations
 
 import secrets
