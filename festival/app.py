@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from festival import templating
+from festival import programme, templating
 from festival.db import Database
 from festival.errors import FestivalError, TooLarge, Unauthorised, _
 from festival.routes import build_routes
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templating.create_environment(settings)
+    app.state.screening_cache = programme.ScreeningCache()
     return app
 
 

@@ -146,6 +146,51 @@ async def list_screenings(
     return screenings
 
 
+class ScreeningCache:
+    """The public screenings of each edition, kept in this process between requests.
+
+    Why: the programme page and the API read the whole edition (5,000 screenings in the
+    demo) for every visitor, and turning rows into dicts costs more than the page's
+    rendering. An entry holds while programme_version is unchanged (triggers bump it on
+    every change to the programme, by any writer or process: migration 0003). Seats
+    change with every registration, so they are not cached: `with_seats` reads them
+    fresh, one aggregate query, and answers copies."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+
+    async def screenings(self, db: Database, edition_id: int) -> list[dict[str, Any]]:
+        """The edition's public screenings in start order (shared: do not change them);
+        their seat counts may be stale."""
+        # The version first: a change landing in between rebuilds once more, never less.
+        row = await db.fetch_one("SELECT version FROM programme_version WHERE id = 1")
+        version = row[0] if row else None
+        entry = self._entries.get(edition_id)
+        if entry is None or entry[0] != version:
+            entry = (version, await list_screenings(db, edition_id))
+            self._entries[edition_id] = entry
+        return entry[1]
+
+    @staticmethod
+    async def with_seats(db: Database, edition_id: int, screenings: list[dict[str, Any]]
+                         ) -> list[dict[str, Any]]:
+        """Copies of `screenings` (of one edition) with their seat counts as they are now."""
+        rows = await db.fetch_all("""
+            SELECT r.screening_id,
+                   SUM(CASE WHEN r.status = 'confirmed' THEN r.seats ELSE 0 END),
+                   SUM(CASE WHEN r.status = 'waitlisted' THEN 1 ELSE 0 END)
+            FROM registrations r JOIN screenings s ON s.id = r.screening_id
+            WHERE s.edition_id = ? AND r.status != 'cancelled' GROUP BY r.screening_id""",
+            (edition_id,))
+        counts = {r[0]: (r[1], r[2]) for r in rows}
+        fresh = []
+        for s in screenings:
+            confirmed, waiting = counts.get(s["id"], (0, 0))
+            fresh.append(dict(s, confirmed_seats=confirmed, waitlist=waiting,
+                              seats_left=max(0, s["capacity"] - confirmed)))
+        return fresh
+
+
 async def get_screening(
     db: Database | aiosqlite.Connection, screening_id: int, *, public: bool = True
 ) -> dict[str, Any]:

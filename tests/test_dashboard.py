@@ -11,16 +11,12 @@ import httpx
 import pytest
 
 from festival import audit, door, overview
-from tests import test_door
-from tests.test_door import csrf_of, register, screening_id
+from tests.conftest import csrf_of
+from tests.test_door import register, screening_id
 
 Client = httpx.AsyncClient
 ADMIN = {"id": None, "role": "admin", "country": None}
 AFTER_THE_FESTIVAL = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-# sign_in(email, role, country) -> a client signed in through the login form.
-sign_in = test_door.sign_in
 
 
 async def sql(app: Any, statement: str, params: tuple[Any, ...] = ()) -> None:

@@ -195,6 +195,24 @@ async def test_programme_shows_seats_left_few_or_full(
     assert shown in (await client.get(f"/screenings/{hague}")).text
 
 
+async def test_programme_follows_registrations_and_changes_between_visits(
+        client: httpx.AsyncClient, programme: dict[str, Any], app: Any) -> None:
+    hague = (await screening_ids(app))["hague"]
+    assert "120 seats left" in item((await client.get("/")).text, hague)
+    api = (await client.get("/api/v1/screenings")).json()
+    assert [s["seats_left"] for s in api if s["id"] == hague] == [120]
+
+    await book(app, hague, 7)
+    async with app.state.db.transaction() as conn:  # as a script or another process might
+        await conn.execute("UPDATE films SET title = 'Wallah, je te jure (new cut)'"
+                           " WHERE key = 'wallah-je-te-jure'")
+
+    page = item((await client.get("/")).text, hague)
+    assert "113 seats left" in page and "Wallah, je te jure (new cut)" in page
+    api = (await client.get("/api/v1/screenings")).json()
+    assert [s["seats_left"] for s in api if s["id"] == hague] == [113]
+
+
 async def test_programme_few_seats_means_five_or_fewer_in_a_small_room(
         client: httpx.AsyncClient, programme: dict[str, Any], app: Any) -> None:
     kathmandu = (await screening_ids(app))["kathmandu"]  # 60 seats: a tenth is 6
@@ -254,7 +272,7 @@ def test_shape_programme_splits_a_crowded_day_into_pages() -> None:
     screenings += [fake_screening(1000 + i, first + timedelta(days=1)) for i in range(10)]
     shaped = shape_programme(screenings, Filters(), page=3, today=date(2099, 1, 1))
     assert (shaped["day"], shaped["auto_day"], shaped["pages"]) == (first, True, 3)
-    assert sum(len(items) for _day, items in shaped["groups"]) == 50
+    assert len(shaped["shown"]) == 50
     assert shaped["day_counts"] == [(first, 450), (first + timedelta(days=1), 10)]
     during = shape_programme(screenings, Filters(), page=1, today=first + timedelta(days=1))
     assert during["day"] == first + timedelta(days=1)  # today's screenings first

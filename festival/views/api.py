@@ -63,7 +63,9 @@ async def list_screenings(request: Request) -> JSONResponse:
     db = request.app.state.db
     edition = await programme.edition_by_key(
         db, request.query_params.get("edition", "").strip() or None)  # empty: the current
-    screenings = await programme.list_screenings(db, edition["id"])
+    cache: programme.ScreeningCache = request.app.state.screening_cache
+    screenings = await cache.with_seats(db, edition["id"],
+                                        await cache.screenings(db, edition["id"]))
     return JSONResponse([screening_json(s) for s in screenings])
 
 

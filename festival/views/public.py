@@ -104,7 +104,8 @@ def group_by_day(screenings: list[dict[str, Any]]) -> list[tuple[date, list[dict
 
 def shape_programme(screenings: list[dict[str, Any]], filters: programme.Filters,
                     page: int, today: date) -> dict[str, Any]:
-    """What the programme page shows: matches, the day links and the current slice."""
+    """What the programme page shows: matches, the day links and the current slice
+    (`shown`, in start order)."""
     any_day = replace(filters, day=None)
     matching_any_day = [s for s in screenings if any_day.matches(s)]
     day_counts = [(day, len(items)) for day, items in group_by_day(matching_any_day)]
@@ -116,7 +117,7 @@ def shape_programme(screenings: list[dict[str, Any]], filters: programme.Filters
     pages = max(1, -(-len(matching) // PAGE_SIZE))
     page = min(page, pages)
     shown = matching[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    return {"groups": group_by_day(shown), "day_counts": day_counts, "day": day,
+    return {"shown": shown, "day_counts": day_counts, "day": day,
             "auto_day": auto_day, "total": len(matching_any_day), "matching": len(matching),
             "page": page, "pages": pages}
 
@@ -169,10 +170,12 @@ async def index(request: Request) -> Response:
     edition_key = _edition_key(request)
     edition = await programme.edition_by_key(db, edition_key)
     filters = parse_filters(request.query_params)
-    screenings = await programme.list_screenings(db, edition["id"])
+    cache: programme.ScreeningCache = request.app.state.screening_cache
+    screenings = await cache.screenings(db, edition["id"])
     helpers = template_helpers(request)
     shaped = shape_programme(screenings, filters, _page_number(request.query_params.get("page")),
                              times.utc_now().date())
+    shown = await cache.with_seats(db, edition["id"], shaped.pop("shown"))
     return render(request, "public/programme.html", {
         **helpers,
         "edition": edition,
@@ -182,6 +185,7 @@ async def index(request: Request) -> Response:
         "filtering": any(request.query_params.get(p) for p in FILTER_PARAMS),
         "choices": filter_choices(screenings, helpers),
         "clear_url": helpers["link_with"](**dict.fromkeys((*FILTER_PARAMS, "page"))),
+        "groups": group_by_day(shown),
         **shaped,
     })
 
