@@ -305,3 +305,22 @@ async def test_subscribe_page_offers_webcal_and_https_links_and_warns_about_goog
     assert "webcal://festival.example.org/feeds/cities/mexico-city.ics" in page
     assert "8 to 24 hours" in page
     assert "Secret Person" not in page
+
+
+async def test_programme_page_offers_the_feeds_of_what_is_shown(client, programme):
+    everything = (await client.get("/")).text
+    assert 'href="webcal://festival.example.org/feeds/festival.ics"' in everything
+    assert 'value="https://festival.example.org/feeds/festival.ics"' in everything
+    assert "/feeds/countries/" not in everything
+
+    narrowed = (await client.get("/?country=mx&city=mexico+city")).text
+    assert 'href="webcal://festival.example.org/feeds/countries/MX.ics"' in narrowed
+    assert 'value="https://festival.example.org/feeds/cities/mexico-city.ics"' in narrowed
+    assert (await client.get("/feeds/cities/mexico-city.ics")).status_code == 200
+
+
+async def test_venue_page_offers_a_webcal_link_and_a_link_to_copy(app, client, programme):
+    venue = (await ids(app.state.db, "venues"))["humanity-house"]
+    page = (await client.get(f"/venues/{venue}")).text
+    assert f'value="https://festival.example.org/feeds/venues/{venue}.ics"' in page
+    assert f'href="webcal://festival.example.org/feeds/venues/{venue}.ics"' in page

@@ -27,8 +27,9 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound, Route
 
 from festival import programme, registrations, times
-from festival.templating import format_locale, render
+from festival.templating import format_locale, gettext, render
 from festival.views import whole_number
+from festival.views.feeds import city_slug
 
 PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
@@ -85,6 +86,25 @@ def filter_choices(screenings: list[dict[str, Any]],
         "languages": sorted(languages, key=by_name),
         "subtitles": sorted({c for s in screenings for c in s["subtitle_list"]}, key=by_name),
     }
+
+
+def programme_feeds(request: Request, filters: programme.Filters, choices: dict[str, list[Any]],
+                    edition_key: str | None, country_name: Callable[[str], str]
+                    ) -> list[tuple[str, str]]:
+    """(label, path) of the calendar feeds for what the visitor is looking at: the
+    festival, and the country or city they narrowed it to."""
+    url = request.app.url_path_for
+    feeds = [(gettext("Every screening of the festival"), str(url("feed_festival")))]
+    country = filters.country.upper()
+    if country in choices["countries"]:
+        feeds.append((gettext("Screenings in %(country)s") % {"country": country_name(country)},
+                      str(url("feed_country", cc=country))))
+    city = next((c for c in choices["cities"] if c.casefold() == filters.city.casefold()), None)
+    if filters.city and city:
+        feeds.append((gettext("Screenings in %(city)s") % {"city": city},
+                      str(url("feed_city", city=city_slug(city)))))
+    query = "?" + urlencode({"edition": edition_key}) if edition_key else ""
+    return [(label, path + query) for label, path in feeds]
 
 
 # --- shaping a programme into pages -------------------------------------------------------
@@ -176,6 +196,7 @@ async def index(request: Request) -> Response:
     shaped = shape_programme(screenings, filters, _page_number(request.query_params.get("page")),
                              times.utc_now().date())
     shown = await cache.with_seats(db, edition["id"], shaped.pop("shown"))
+    choices = filter_choices(screenings, helpers)
     return render(request, "public/programme.html", {
         **helpers,
         "edition": edition,
@@ -183,7 +204,9 @@ async def index(request: Request) -> Response:
         "editions": await programme.list_editions(db),
         "filters": filters,
         "filtering": any(request.query_params.get(p) for p in FILTER_PARAMS),
-        "choices": filter_choices(screenings, helpers),
+        "choices": choices,
+        "feeds": programme_feeds(request, filters, choices, edition_key,
+                                 helpers["country_name"]),
         "clear_url": helpers["link_with"](**dict.fromkeys((*FILTER_PARAMS, "page"))),
         "groups": group_by_day(shown),
         **shaped,
