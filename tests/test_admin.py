@@ -183,6 +183,23 @@ async def test_admin_sees_and_changes_every_country(app: Any, admin: Client) -> 
     assert answer.json()["capacity"] == 70
 
 
+async def test_admin_list_narrows_by_country_and_title_and_pages(
+        app: Any, admin: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from festival.views import admin as admin_views
+
+    everything = (await admin.get("/admin/screenings")).text
+    assert "Harbour Hall" in everything and "Humanity House" in everything
+    mexico = (await admin.get("/admin/screenings?country=mx")).text
+    assert "Cineteca, Sala 3" in mexico and "Harbour Hall" not in mexico
+    assert "Humanity House" in (await admin.get("/admin/screenings?q=WALLAH")).text
+
+    monkeypatch.setattr(admin_views, "LIST_PAGE", 2)
+    first = (await admin.get("/admin/screenings")).text
+    assert "Page 1 of 3" in first and 'href="?page=2" rel="next"' in first
+    last = (await admin.get("/admin/screenings?page=99")).text
+    assert "Page 3 of 3" in last and 'rel="next"' not in last
+
+
 async def test_shared_film_is_edited_only_by_admin_once_other_countries_use_it(
         app: Any, nl: Client, admin: Client) -> None:
     films = await ids(app, "films")

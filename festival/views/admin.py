@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -149,24 +149,42 @@ async def _edition(request: Request) -> dict[str, Any] | None:
     return await programme.current_edition(request.app.state.db)
 
 
+HOME_LIMIT = 50  # the next screenings on the home page; the full list pages
+LIST_PAGE = 200  # screenings per page of the full list (an admin may see 5,000)
+
+
 async def home(request: Request) -> Response:
     organiser = await auth.require_organiser(request)
     edition = await _edition(request)
     screenings = [] if edition is None else await admin.list_screenings(
         request.app.state.db, organiser, edition["id"], upcoming=True)
     return page(request, organiser, "admin/home.html",
-                {"edition": edition, "screenings": screenings})
+                {"edition": edition, "screenings": screenings[:HOME_LIMIT],
+                 "more": max(0, len(screenings) - HOME_LIMIT)})
 
 
 async def screenings(request: Request) -> Response:
     organiser = await auth.require_organiser(request)
     edition = await _edition(request)
-    wanted = request.query_params.get("status", "")
+    query = request.query_params
+    wanted = query.get("status", "")
     wanted = wanted if wanted in ("draft", "scheduled", "cancelled") else ""
     rows = [] if edition is None else await admin.list_screenings(
         request.app.state.db, organiser, edition["id"], status_is=wanted)
-    return page(request, organiser, "admin/screenings.html",
-                {"edition": edition, "screenings": rows, "status": wanted})
+    countries = sorted({s["country"] for s in rows})
+    country = query.get("country", "").strip().upper()
+    title = query.get("q", "").strip()[:200]
+    if country:
+        rows = [s for s in rows if s["country"] == country]
+    if title:
+        rows = [s for s in rows if title.casefold() in s["title"].casefold()]
+    pages = max(1, -(-len(rows) // LIST_PAGE))
+    number = min(whole_number(query.get("page"), 4) or 1, pages)
+    return page(request, organiser, "admin/screenings.html", {
+        "edition": edition, "screenings": rows[(number - 1) * LIST_PAGE: number * LIST_PAGE],
+        "status": wanted, "countries": countries, "country": country, "q": title,
+        "count": len(rows), "page": number, "pages": pages,
+        "page_url": lambda n: "?" + urlencode({**query, "page": n})})
 
 
 async def _choices(request: Request, organiser: dict[str, Any]) -> dict[str, Any]:
