@@ -6,7 +6,7 @@ every screening; an `organiser` the screenings at venues of their own country, a
 of another country is Forbidden (403), never merely hidden. A debate guest is offered
 only when the organiser may see it (catalogue.may_see).
 
-The checks are the same as for `festival load` (programme_file.check_object and its
+The checks are the same as for `festival load` (fields.check_object and its
 field checks, the edition's dates at the venue, the venue's capacity, no double booking
 with settings.changeover_minutes between screenings), run inside the write transaction so
 they guard the very write they allow. Also flagged: a debate guest booked in two places
@@ -39,6 +39,18 @@ from festival.catalogue import (
 )
 from festival.db import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.errors import NotFound, ValidationError
+from festival.fields import (
+    MAX_SCREENING,
+    Field,
+    check_object,
+    flag,
+    language,
+    languages,
+    status,
+    text,
+    wall_clock,
+    whole,
+)
 from festival.loader import (
     NOTES_UPDATE,
     SCREENING_COLUMNS,
@@ -49,20 +61,7 @@ from festival.loader import (
     seen_by_attendees,
     write_guest_lists,
 )
-from festival.programme_file import (
-    MAX_SCREENING,
-    NOTES,
-    Field,
-    check_object,
-    flag,
-    language,
-    languages,
-    screening_uid,
-    status,
-    text,
-    wall_clock,
-    whole,
-)
+from festival.programme_file import NOTES, screening_uid
 from festival.templating import ngettext
 
 

@@ -12,7 +12,7 @@ Who may change what (checked here, on the server, for every change):
   name must not be exposed) is shown to an organiser only when it is theirs to edit or
   appears in a screening of their country (`may_see`, also for a screening's guests).
 
-The field checks are those of `festival load` (programme_file.check_object), run inside
+The field checks are those of `festival load` (fields.check_object), run inside
 the write transaction. A change attendees see (everything but notes) gives every
 screening of the row a new `sequence` and `updated_at`, so calendars update (the
 loader's rule, loader.bump_dependants).
@@ -33,6 +33,7 @@ import aiosqlite
 from festival import audit, auth, times
 from festival.db import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.errors import Forbidden, NotFound, ValidationError
+from festival.fields import Field, check_object
 from festival.loader import (
     FILM_COLUMNS,
     GUEST_COLUMNS,
@@ -42,7 +43,7 @@ from festival.loader import (
     row_update,
     seen_by_attendees,
 )
-from festival.programme_file import FILM, GUEST, VENUE, Field, check_object
+from festival.programme_file import FILM, GUEST, VENUE
 from festival.templating import gettext
 
 Organiser = dict[str, Any]

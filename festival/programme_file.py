@@ -7,144 +7,39 @@ publish screenings whose venue or debate never arrived. The database's content c
 as `Existing` (read by loader.load_existing inside the write transaction), so the
 double-booking check guards the very write it allows.
 
-The field checks (`Field`, `check_object`, `text`, `whole`, ...) also check the organiser
-forms and admin API (festival.catalogue, festival.admin): one set of rules for both ways
-in.
+The field checks themselves (`Field`, `check_object`, `text`, `whole`, ...) live in
+festival.fields: the organiser forms and admin API use them too.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from festival import times
+from festival.fields import (
+    MAX_SCREENING,
+    Field,
+    check_object,
+    country,
+    day,
+    field_path,
+    flag,
+    key_list,
+    language,
+    languages,
+    slug,
+    status,
+    text,
+    timezone,
+    unknown_fields,
+    wall_clock,
+    whole,
+)
 
 SINGULAR = {"venues": "venue", "films": "film", "guests": "guest", "screenings": "screening"}
-
-Check = Callable[[Any], Any]  # answers the normalised value or raises ValueError(text)
-
-
-@dataclass(frozen=True)
-class Field:
-    check: Check | None = None
-    required: bool = False
-    default: Any = None
-    fields: dict[str, Field] | None = None  # a nested object (a screening's debate)
-
-
-SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
-LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
-STATUSES = ("scheduled", "cancelled", "draft")
-MAX_SCREENING = timedelta(hours=24)  # longer is a typo in a date, not a festival night
-
-
-def text(limit: int = 200, *, blank: bool = False) -> Check:
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValueError("must be text")
-        value = value.strip()
-        if not value and not blank:
-            raise ValueError("must not be empty")
-        if len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters")
-        return value
-    return check
-
-
-def whole(low: int, high: int) -> Check:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("must be a whole number")
-        if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high}")
-        return value
-    return check
-
-
-def slug(value: Any) -> str:
-    if not isinstance(value, str) or not SLUG.fullmatch(value):
-        raise ValueError("must be a key of letters, digits, '-', '_' or '.' (at most 100)")
-    return value
-
-
-def day(value: Any) -> date:
-    if not isinstance(value, str) or not DATE.fullmatch(value):
-        raise ValueError("must be a date like 2016-12-05")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a real date") from None
-
-
-def wall_clock(value: Any) -> datetime:
-    if not isinstance(value, str) or not WALL_CLOCK.fullmatch(value):
-        raise ValueError("must be a wall-clock time at the venue like 2016-12-13T19:00, "
-                         "without an offset")
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a real time") from None
-
-
-def flag(value: Any) -> int:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return int(value)
-
-
-def country(value: Any) -> str:
-    code = value.strip().upper() if isinstance(value, str) else ""
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        raise ValueError("must be a 2-letter country code like NL")
-    return code
-
-
-def timezone(value: Any) -> str:
-    try:
-        times.zone(value if isinstance(value, str) else "")
-    except ValueError:
-        raise ValueError(f"unknown time zone {value!r}: use an IANA name like "
-                         "Europe/Amsterdam") from None
-    return str(value)
-
-
-def languages(value: Any) -> str:
-    """'fr,wo' or ["fr", "wo"], stored as 'fr,wo'."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ValueError("must be language codes like 'en' or 'fr,wo'")
-    codes = [i.strip().lower() for i in items if i.strip()]
-    for code in codes:
-        if not LANGUAGE.fullmatch(code):
-            raise ValueError(f"{code!r} is not a language code like 'en' or 'fr'")
-    return ",".join(codes)
-
-
-def language(value: Any) -> str:
-    code = languages(value)
-    if "," in code:
-        raise ValueError("must be one language code like 'en'")
-    return code
-
-
-def status(value: Any) -> str:
-    if value not in STATUSES:
-        raise ValueError("must be scheduled, cancelled or draft")
-    return str(value)
-
-
-def key_list(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of guest keys")
-    return list(value)
-
 
 NOTES = Field(text(5000, blank=True))
 KEY = Field(slug, required=True)
@@ -217,46 +112,6 @@ class Programme:
     screenings: list[dict[str, Any]]
 
 
-def _path(base: str, name: str | int) -> str:
-    return f"{base}[{name}]" if isinstance(name, int) else f"{base}.{name}" if base else name
-
-
-def _unknown(value: dict[str, Any], known: Any, path: str, errors: dict[str, str]) -> None:
-    for name in value:
-        if name not in known:
-            close = difflib.get_close_matches(str(name), list(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            errors.setdefault(_path(path, str(name)), "unknown field" + hint)
-
-
-def check_object(value: Any, spec: dict[str, Field], path: str, errors: dict[str, str]
-                 ) -> dict[str, Any] | None:
-    """The object's fields, normalised; a field whose value is wrong is left out (and its
-    error recorded), so later checks can tell 'absent' from 'invalid'."""
-    if not isinstance(value, dict):
-        errors.setdefault(path, "must be an object ({...})")
-        return None
-    _unknown(value, spec, path, errors)
-    result: dict[str, Any] = {}
-    for name, rule in spec.items():
-        raw, where = value.get(name), _path(path, name)
-        if raw is None:
-            if rule.required:
-                errors.setdefault(where, "required")
-            else:
-                result[name] = rule.default
-        elif rule.fields is not None:
-            nested = check_object(raw, rule.fields, where, errors)
-            if nested is not None:
-                result[name] = nested
-        else:
-            try:
-                result[name] = rule.check(raw) if rule.check else raw
-            except ValueError as exc:
-                errors.setdefault(where, str(exc))
-    return result
-
-
 def _section(data: dict[str, Any], kind: str, errors: dict[str, str]
              ) -> list[dict[str, Any] | None]:
     items = data.get(kind)
@@ -265,7 +120,7 @@ def _section(data: dict[str, Any], kind: str, errors: dict[str, str]
     if not isinstance(items, list):
         errors[kind] = "must be a list ([...])"
         return []
-    return [check_object(item, SECTIONS[kind], _path(kind, i), errors)
+    return [check_object(item, SECTIONS[kind], field_path(kind, i), errors)
             for i, item in enumerate(items)]
 
 
@@ -316,25 +171,25 @@ def _instant(s: dict[str, Any], name: str, zone: str, path: str, errors: dict[st
     try:
         return times.local_to_utc(wall, zone)
     except ValueError as exc:
-        errors.setdefault(_path(path, name), f"{exc}: the clocks skip that time at the venue")
+        errors.setdefault(field_path(path, name), f"{exc}: the clocks skip that time at the venue")
         return None
 
 
 def _check_screening(i: int, s: dict[str, Any], ctx: _Context, errors: dict[str, str]
                      ) -> Booking | None:
     path = f"screenings[{i}]"
-    venue = ctx.refer("venues", s.get("venue"), _path(path, "venue"), errors)
-    ctx.refer("films", s.get("film"), _path(path, "film"), errors)
-    _check_guests(s.get("debate"), ctx, _path(path, "debate.guests"), errors)
+    venue = ctx.refer("venues", s.get("venue"), field_path(path, "venue"), errors)
+    ctx.refer("films", s.get("film"), field_path(path, "film"), errors)
+    _check_guests(s.get("debate"), ctx, field_path(path, "debate.guests"), errors)
     _check_capacity(s, venue, path, errors)
     confirmed = ctx.screenings.get(s.get("key"), {}).get("confirmed_seats", 0)
     if s.get("capacity") is not None and s["capacity"] < confirmed:
-        errors.setdefault(_path(path, "capacity"), f"{confirmed} seats are already confirmed; "
+        errors.setdefault(field_path(path, "capacity"), f"{confirmed} seats are already confirmed; "
                           f"capacity cannot go below {confirmed}")
     starts_on, ends_on = ctx.edition.get("starts_on"), ctx.edition.get("ends_on")
     wall = s.get("starts_at")
     if wall is not None and starts_on and ends_on and not starts_on <= wall.date() <= ends_on:
-        errors.setdefault(_path(path, "starts_at"), f"not within the edition's dates "
+        errors.setdefault(field_path(path, "starts_at"), f"not within the edition's dates "
                           f"({starts_on} to {ends_on}) at the venue")
     zone = (venue or {}).get("timezone")
     if zone is None:
@@ -345,10 +200,10 @@ def _check_screening(i: int, s: dict[str, Any], ctx: _Context, errors: dict[str,
     if start is None or end is None:
         return None
     if end <= start:
-        errors.setdefault(_path(path, "ends_at"), "must be after starts_at")
+        errors.setdefault(field_path(path, "ends_at"), "must be after starts_at")
         return None
     if end - start > MAX_SCREENING:
-        errors.setdefault(_path(path, "ends_at"), "must be within 24 hours of starts_at")
+        errors.setdefault(field_path(path, "ends_at"), "must be within 24 hours of starts_at")
     if s.get("status") == "cancelled" or "key" not in s:
         return None
     return Booking(s["venue"], start, end, ctx.edition.get("key", ""), s["key"], i)
@@ -359,9 +214,9 @@ def _check_guests(debate: dict[str, Any] | None, ctx: _Context, path: str,
     keys = (debate or {}).get("guests") or []
     for j, key in enumerate(keys):
         if key in keys[:j]:
-            errors.setdefault(_path(path, j), f"guest '{key}' is listed twice")
+            errors.setdefault(field_path(path, j), f"guest '{key}' is listed twice")
         else:
-            ctx.refer("guests", key, _path(path, j), errors)
+            ctx.refer("guests", key, field_path(path, j), errors)
     if debate is not None:
         debate["guests"] = keys
 
@@ -374,7 +229,7 @@ def _check_capacity(s: dict[str, Any], venue: dict[str, Any] | None, path: str,
     if "capacity" in s and s["capacity"] is None:
         s["capacity"] = room  # no capacity given: the venue's
     elif s.get("capacity") is not None and s["capacity"] > room:
-        errors.setdefault(_path(path, "capacity"), f"more than the venue's capacity ({room})")
+        errors.setdefault(field_path(path, "capacity"), f"more than the venue's capacity ({room})")
 
 
 def _check_bookings(bookings: list[Booking], existing: Existing, replaced: set[tuple[str, str]],
@@ -419,7 +274,7 @@ def check_programme(data: Any, existing: Existing | None = None, *, changeover_m
         return None, {"file": "must be a JSON object with edition, venues, films, guests "
                               "and screenings"}
     errors: dict[str, str] = {}
-    _unknown(data, TOP, "", errors)
+    unknown_fields(data, TOP, "", errors)
     edition = None
     if data.get("edition") is None:
         errors["edition"] = "required"
