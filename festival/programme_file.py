@@ -182,10 +182,7 @@ def _check_screening(i: int, s: dict[str, Any], ctx: _Context, errors: dict[str,
     ctx.refer("films", s.get("film"), field_path(path, "film"), errors)
     _check_guests(s.get("debate"), ctx, field_path(path, "debate.guests"), errors)
     _check_capacity(s, venue, path, errors)
-    confirmed = ctx.screenings.get(s.get("key"), {}).get("confirmed_seats", 0)
-    if s.get("capacity") is not None and s["capacity"] < confirmed:
-        errors.setdefault(field_path(path, "capacity"), f"{confirmed} seats are already confirmed; "
-                          f"capacity cannot go below {confirmed}")
+    _check_registered(s, ctx.screenings.get(s.get("key")), path, errors)
     starts_on, ends_on = ctx.edition.get("starts_on"), ctx.edition.get("ends_on")
     wall = s.get("starts_at")
     if wall is not None and starts_on and ends_on and not starts_on <= wall.date() <= ends_on:
@@ -207,6 +204,23 @@ def _check_screening(i: int, s: dict[str, Any], ctx: _Context, errors: dict[str,
     if s.get("status") == "cancelled" or "key" not in s:
         return None
     return Booking(s["venue"], start, end, ctx.edition.get("key", ""), s["key"], i)
+
+
+def _check_registered(s: dict[str, Any], old: dict[str, Any] | None, path: str,
+                      errors: dict[str, str]) -> None:
+    """What registrations already hold: their confirmed seats, and their screening's
+    place in the public programme (cancel it instead of turning it into a draft)."""
+    if old is None:
+        return
+    confirmed = old.get("confirmed_seats", 0)
+    if s.get("capacity") is not None and s["capacity"] < confirmed:
+        errors.setdefault(field_path(path, "capacity"), f"{confirmed} seats are already "
+                          f"confirmed; capacity cannot go below {confirmed}")
+    registered = old.get("registered", 0)
+    if s.get("status") == "draft" and old["status"] != "draft" and registered:
+        errors.setdefault(field_path(path, "status"), f"{registered} registration"
+                          f"{'s' if registered != 1 else ''} would be hidden: cancel the "
+                          "screening instead of making it a draft")
 
 
 def _check_guests(debate: dict[str, Any] | None, ctx: _Context, path: str,

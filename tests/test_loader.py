@@ -327,6 +327,18 @@ async def test_import_refuses_capacity_below_the_confirmed_seats(
     assert await snapshot(db) == before
 
 
+async def test_import_refuses_to_hide_a_screening_people_registered_for(
+        db: Database, sample_programme: dict[str, Any]) -> None:
+    await import_programme(db, sample_programme)
+    await register(db, (await screening(db, "hague"))["id"])
+
+    with pytest.raises(ValidationError) as refused:
+        await import_programme(db, changed(sample_programme, "screenings.0.status", "draft"))
+
+    assert refused.value.fields == {"screenings[0].status": "1 registration would be hidden: "
+                                    "cancel the screening instead of making it a draft"}
+
+
 async def test_import_raising_capacity_promotes_the_waitlist(
         db: Database, sample_programme: dict[str, Any]) -> None:
     from festival import registrations
