@@ -104,6 +104,25 @@ def start_server(tmp_dir: Path, programme: dict[str, Any]) -> tuple[LiveServer, 
     return LiveServer(url=f"http://127.0.0.1:{port}", db_path=db_path), stop
 
 
+def create_organiser(server: LiveServer, email: str, password: str, role: str,
+                     country: str | None) -> None:
+    """An organiser account in the live server's database."""
+    from festival import auth
+    from festival.db import Database
+    from festival.settings import Settings
+
+    async def create() -> None:
+        db = await Database(server.db_path, synchronous="NORMAL").open()
+        try:
+            await auth.create_organiser(db, email, password, role, country,
+                                        settings=Settings(argon2_time_cost=1,
+                                                          argon2_memory_cost=8))
+        finally:
+            await db.close()
+
+    _run_in_own_thread(create())
+
+
 def _require_browser() -> Any:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} "

@@ -21,21 +21,9 @@ PASSWORD = "browser-password-1"
 @pytest.fixture(scope="module")
 def organiser(live_server: LiveServer) -> str:
     """An organiser for the Netherlands in the live server's database."""
-    from festival import auth
-    from festival.db import Database
-    from festival.settings import Settings
-    from tests.browser import _run_in_own_thread
+    from tests.browser import create_organiser
 
-    async def create() -> None:
-        db = await Database(live_server.db_path, synchronous="NORMAL").open()
-        try:
-            await auth.create_organiser(db, EMAIL, PASSWORD, "organiser", "NL",
-                                        settings=Settings(argon2_time_cost=1,
-                                                          argon2_memory_cost=8))
-        finally:
-            await db.close()
-
-    _run_in_own_thread(create())
+    create_organiser(live_server, EMAIL, PASSWORD, "organiser", "NL")
     return EMAIL
 
 
