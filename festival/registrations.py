@@ -254,15 +254,36 @@ async def register(
     return registration, True
 
 
-async def _resend(conn: aiosqlite.Connection, registration: dict[str, Any]) -> None:
+async def _resend(conn: aiosqlite.Connection, registration: dict[str, Any]) -> bool:
     """Queues the registration's mail again, unless any mail was queued for it within
     RESEND_INTERVAL (a form submitted in a loop must not flood someone's inbox)."""
     since = times.utc_text(times.utc_now() - RESEND_INTERVAL)  # the outbox's own clock
     recent = await _first(conn, "SELECT 1 FROM outbox WHERE registration_id = ? "
                                 "AND created_at > ?", (registration["id"], since))
-    if recent is None:
-        await outbox.enqueue(conn, kind=registration["status"],
-                             registration_id=registration["id"])
+    if recent is not None:
+        return False
+    await outbox.enqueue(conn, kind=registration["status"], registration_id=registration["id"])
+    return True
+
+
+async def resend_tickets(db: Database, email: Any, *, now: datetime | None = None) -> int:
+    """Queues again the mail of every live registration of this address for a screening
+    that has not started (each at most once per RESEND_INTERVAL): the way back to a lost
+    ticket. Answers how many were queued; ValidationError for a bad address. Callers
+    must not tell the visitor the number, or the form would reveal who registered."""
+    address, problem = clean_email(email)
+    if problem:
+        raise ValidationError(fields={"email": problem})
+    async with db.transaction() as conn:
+        rows = await conn.execute_fetchall(
+            f"""{REGISTRATION_SELECT} JOIN screenings s ON s.id = r.screening_id
+                WHERE r.email_key = ? AND r.status != 'cancelled'
+                AND s.status = 'scheduled' AND s.starts_at > ? ORDER BY r.id""",
+            (email_key(address), _moment(now)))
+        queued = 0
+        for row in rows:
+            queued += await _resend(conn, dict(row))
+        return queued
 
 
 def _clean_locale(locale: str) -> str:

@@ -30,7 +30,7 @@ def first_link(page: Any, pattern: str) -> str:
 
 def test_public_pages_have_no_accessibility_violations(page: Any) -> None:
     page.goto("/")
-    addresses = ["/", "/?country=NL&step_free=1", "/?q=no+such+film", "/subscribe",
+    addresses = ["/", "/?country=NL&step_free=1", "/?q=no+such+film", "/subscribe", "/tickets/lost",
                  first_link(page, "/screenings/")]
     page.goto(addresses[-1])
     addresses += [first_link(page, "/venues/"), first_link(page, "/films/")]

@@ -288,3 +288,39 @@ async def test_screening_page_of_a_started_screening_says_registration_is_closed
 
     assert "already started, so registration is closed" in page.text
     assert 'name="seats"' not in page.text
+
+
+async def test_lost_ticket_form_mails_the_links_without_telling_who_registered(
+        app, client, ids):
+    await register_by_form(client, ids["hague"])
+    await register_by_form(client, ids["sydney"], email="ANA@example.org")
+    async with app.state.db.transaction() as conn:  # the confirmations went out long ago
+        await conn.execute("UPDATE outbox SET created_at = '2000-01-01T00:00:00Z'")
+
+    async def ask(email: str) -> Any:
+        page = await client.get("/tickets/lost")
+        return await client.post("/tickets/lost",
+                                 data={"email": email, "csrf_token": csrf_of(page.text)})
+
+    known, unknown = await ask(" ana@EXAMPLE.org "), await ask("nobody@example.org")
+
+    assert known.status_code == unknown.status_code == 200
+    notice = "their links are on their way to it"
+    assert notice in known.text and notice in unknown.text
+    rows = await app.state.db.fetch_all(
+        "SELECT kind FROM outbox WHERE created_at > '2000-01-01T00:00:00Z'")
+    assert [r["kind"] for r in rows] == ["confirmed", "confirmed"]  # one per screening
+    await ask("ana@example.org")  # again at once: no second round of mail
+    assert len(await app.state.db.fetch_all(
+        "SELECT id FROM outbox WHERE created_at > '2000-01-01T00:00:00Z'")) == 2
+
+
+async def test_lost_ticket_form_refuses_a_bad_address_and_a_missing_token(app, client):
+    page = await client.get("/tickets/lost")
+    assert page.status_code == 200 and page.headers["cache-control"] == "private, no-store"
+    bad = await client.post("/tickets/lost",
+                            data={"email": "not an address", "csrf_token": csrf_of(page.text)})
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    forged = await client.post("/tickets/lost", data={"email": "ana@example.org"})
+    assert forged.status_code == 403
+    assert (await app.state.db.fetch_one("SELECT COUNT(*) FROM outbox"))[0] == 0

@@ -24,7 +24,7 @@ from festival.views import public
 
 ALREADY_REGISTERED = _(
     "This email address is already registered for this screening. We have sent the "
-    "ticket link to it again: please check your inbox.")
+    "ticket link to it again: please check your inbox (and your spam folder).")
 
 PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
@@ -122,8 +122,29 @@ async def cancel(request: Request) -> Response:
     return RedirectResponse(ticket_path(request, token), status_code=303)
 
 
+async def lost_ticket(request: Request) -> Response:
+    """GET: the form; POST: mails the address its ticket links. The answer is the same
+    whether or not the address registered, so the form tells nobody who did."""
+    context: dict[str, Any] = {"sent": False, "errors": {}, "email": ""}
+    status_code = 200
+    if request.method == "POST":
+        form = await request.form()
+        csrf.check(request, form)
+        email = form.get("email")
+        context["email"] = email if isinstance(email, str) else ""
+        try:
+            await registrations.resend_tickets(request.app.state.db, context["email"])
+            context["sent"] = True
+        except ValidationError as exc:
+            context["errors"], status_code = exc.fields, 422
+    return render(request, "public/lost_ticket.html", context, status_code=status_code,
+                  headers=PRIVATE_HEADERS)
+
+
 routes = [
     Route("/screenings/{id:int}/register", register, methods=["POST"], name="register"),
+    # Before /tickets/{token}, which would take "lost" for a token.
+    Route("/tickets/lost", lost_ticket, methods=["GET", "POST"], name="lost_ticket"),
     Route("/tickets/{token}", ticket, name="ticket"),
     Route("/tickets/{token}/cancel", cancel, methods=["POST"], name="ticket_cancel"),
 ]
