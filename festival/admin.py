@@ -81,7 +81,7 @@ SCREENING = {
     "language": Field(language, default=""), "subtitles": Field(languages, default=""),
     "sign_interpretation": Field(flag, default=0), "captioned_debate": Field(flag, default=0),
     "debate_title": Field(text(300, blank=True), default=""),
-    "debate_description": Field(text(5000, blank=True), default=""),
+    "debate_description": Field(text(5000, blank=True, lines=True), default=""),
     "notes": NOTES, "guest_ids": Field(_ids, default=[]),
     "confirm_guest_clash": Field(flag, default=0),
 }
@@ -190,11 +190,12 @@ async def _check_bookings(conn: aiosqlite.Connection, organiser: Organiser, v: d
     moved = old is None or old["status"] == "cancelled" or (
         v["venue_id"], times.utc_text(start), times.utc_text(end)) != (
         old["venue_id"], old["starts_at"], old["ends_at"])
-    guest_ids = v["guest_ids"] if moved else [
-        g for g in v["guest_ids"] if g not in old["guest_ids"]]  # type: ignore[index]
+    wanted = v.get("guest_ids", [])  # absent when refused: that error is reported already
+    guest_ids = wanted if moved else [
+        g for g in wanted if g not in old["guest_ids"]]  # type: ignore[index]
     if moved:
         await _check_venue_free(conn, v, screening_id, gap, errors)
-    if guest_ids and not v["confirm_guest_clash"]:
+    if guest_ids and not v.get("confirm_guest_clash"):
         await _check_guests_free(conn, organiser, v, guest_ids, screening_id, errors)
 
 

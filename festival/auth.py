@@ -39,6 +39,7 @@ from starlette.responses import Response
 from festival import times
 from festival.db import Database, execute, fetch_one, fetch_value
 from festival.errors import Conflict, FestivalError, Forbidden, Unauthorised, ValidationError, _
+from festival.fields import is_country
 from festival.settings import Settings
 
 log = logging.getLogger("festival.auth")
@@ -119,8 +120,7 @@ def check_organiser(email: str, password: str, role: str, country: str | None
     if role not in ROLES:
         errors["role"] = _("The role must be admin or organiser.")
     country = (country or "").strip().upper() or None
-    if country is not None and (len(country) != 2 or not country.isascii()
-                                or not country.isalpha()):
+    if country is not None and not is_country(country):
         errors["country"] = _("The country must be a 2-letter code like NL.")
     elif role == "organiser" and country is None:
         errors["country"] = _("An organiser works for one country: give its 2-letter code.")

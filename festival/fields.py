@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from babel import Locale
 
 from festival import times
 
@@ -37,7 +40,11 @@ STATUSES = ("scheduled", "cancelled", "draft")
 MAX_SCREENING = timedelta(hours=24)  # longer is a typo in a date, not a festival night
 
 
-def text(limit: int = 200, *, blank: bool = False) -> Check:
+def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check:
+    """Text of at most `limit` characters; line breaks only where `lines` (a synopsis, a
+    bio), control characters never: they would break pages, feeds and mail headers."""
+    allowed = "\n\r\t" if lines else ""
+
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be text")
@@ -46,6 +53,9 @@ def text(limit: int = 200, *, blank: bool = False) -> Check:
             raise ValueError("must not be empty")
         if len(value) > limit:
             raise ValueError(f"must be at most {limit} characters")
+        if any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in value):
+            raise ValueError("must not contain control characters"
+                             + ("" if lines else " or line breaks"))
         return value
     return check
 
@@ -91,11 +101,20 @@ def flag(value: Any) -> int:
     return int(value)
 
 
+def is_country(code: str) -> bool:
+    """Whether `code` is an ISO 3166 alpha-2 country code, upper case."""
+    return len(code) == 2 and code in _COUNTRIES
+
+
 def country(value: Any) -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
+    if not is_country(code):
         raise ValueError("must be a 2-letter country code like NL")
     return code
+
+
+# ISO 3166 alpha-2 codes, as Babel (CLDR) knows them; numeric regions like 150 left out.
+_COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha())
 
 
 def timezone(value: Any) -> str:

@@ -85,12 +85,19 @@ def _codes(text: str) -> list[str]:
     return [c.strip().lower() for c in (text or "").split(",") if c.strip()]
 
 
+def seats_left(screening: dict[str, Any], confirmed: int) -> int:
+    """Seats still to be had: none at a cancelled screening."""
+    if screening["status"] == "cancelled":
+        return 0
+    return max(0, screening["capacity"] - confirmed)
+
+
 def screening_from_row(row: aiosqlite.Row) -> dict[str, Any]:
     s = dict(row)
     s["starts_local"] = times.to_local(s["starts_at"], s["timezone"])
     s["ends_local"] = times.to_local(s["ends_at"], s["timezone"])
     s["local_date"] = s["starts_local"].date()
-    s["seats_left"] = max(0, s["capacity"] - s["confirmed_seats"])
+    s["seats_left"] = seats_left(s, s["confirmed_seats"])
     s["language_list"] = _codes(s["languages"])
     s["subtitle_list"] = _codes(s["subtitles"])
     return s
@@ -187,7 +194,7 @@ class ScreeningCache:
         for s in screenings:
             confirmed, waiting = counts.get(s["id"], (0, 0))
             fresh.append(dict(s, confirmed_seats=confirmed, waitlist=waiting,
-                              seats_left=max(0, s["capacity"] - confirmed)))
+                              seats_left=seats_left(s, confirmed)))
         return fresh
 
 

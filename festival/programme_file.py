@@ -41,7 +41,9 @@ from festival.fields import (
 
 SINGULAR = {"venues": "venue", "films": "film", "guests": "guest", "screenings": "screening"}
 
-NOTES = Field(text(5000, blank=True))
+_notes_text = text(5000, blank=True, lines=True)
+# Empty notes are no notes: a form's empty box must equal a file's missing field.
+NOTES = Field(lambda value: _notes_text(value) or None)
 KEY = Field(slug, required=True)
 EDITION = {"key": KEY, "name": Field(text(), True), "starts_on": Field(day, True),
            "ends_on": Field(day, True), "notes": NOTES}
@@ -52,17 +54,18 @@ VENUE = {"key": KEY, "name": Field(text(), True), "city": Field(text(100), True)
          "notes": NOTES}
 FILM = {"key": KEY, "title": Field(text(300), True),
         "runtime_minutes": Field(whole(1, 1000)),
-        "synopsis": Field(text(5000, blank=True), default=""),
+        "synopsis": Field(text(5000, blank=True, lines=True), default=""),
         "director": Field(text(200, blank=True), default=""),
         "year": Field(whole(1888, 2200)), "languages": Field(languages, default=""),
         "notes": NOTES}
 GUEST = {"key": KEY, "name": Field(text(), True),
          "role": Field(text(200, blank=True), default=""),
          "organisation": Field(text(200, blank=True), default=""),
-         "bio": Field(text(5000, blank=True), default=""), "listed": Field(flag, default=1),
+         "bio": Field(text(5000, blank=True, lines=True), default=""),
+         "listed": Field(flag, default=1),
          "notes": NOTES}
 DEBATE = {"title": Field(text(300, blank=True), default=""),
-          "description": Field(text(5000, blank=True), default=""),
+          "description": Field(text(5000, blank=True, lines=True), default=""),
           "guests": Field(key_list), "notes": NOTES}
 SCREENING = {"key": KEY, "film": Field(slug, True), "venue": Field(slug, True),
              "starts_at": Field(wall_clock, True), "ends_at": Field(wall_clock, True),

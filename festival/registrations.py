@@ -128,8 +128,9 @@ def _valid_domain(domain: str) -> bool:
 
 
 def clean_email(value: Any) -> tuple[str, str | None]:
-    """(the trimmed email, an error or None). A pragmatic check of RFC 5321/6531 syntax:
-    one @, a dot-atom local part, a domain of at least two labels; no quoted forms."""
+    """(the trimmed email, an error or None). A pragmatic check of RFC 5321 syntax: one
+    @, a dot-atom local part, a domain of at least two labels; no quoted forms, and
+    ASCII only (an internationalised domain is written in its xn-- form)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "", _("Please enter your email address.")
     if not isinstance(value, str):
@@ -140,6 +141,11 @@ def clean_email(value: Any) -> tuple[str, str | None]:
     local, at, domain = email.rpartition("@")
     if not at or not _valid_local_part(local) or not _valid_domain(domain):
         return email, _("This does not look like an email address, e.g. name@example.org.")
+    if not email.isascii():
+        # Mail to such an address needs SMTPUTF8, which few servers offer: it would wait
+        # in the outbox for ever. Refused now, while the attendee can give another.
+        return email, _("Please use an address in plain Latin letters: our mail cannot "
+                        "reach addresses with accents or other scripts yet.")
     return email, None
 
 

@@ -192,6 +192,9 @@ async def test_post_registration_cancelled_screening_is_409(app, client, ids):
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "registration_closed"
     assert await written(app) == (0, 0)
+    listed = (await client.get(f"{API}/screenings")).json()
+    assert [(s["status"], s["seats_left"]) for s in listed if s["id"] == ids["niamey"]] == [
+        ("cancelled", 0)]  # no seats to be had at a cancelled screening
 
 
 async def test_post_registration_started_screening_is_409(app, client, ids):

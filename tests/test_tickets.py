@@ -171,6 +171,8 @@ async def test_ticket_of_a_waitlisted_party_shows_its_place(app, client, ids):
     ticket = await client.get(answer.headers["location"])
 
     assert "You are number 2 on the waitlist." in ticket.text
+    # The door would refuse it: no code to show until the seat is confirmed.
+    assert "<svg" not in ticket.text and "once your seat is confirmed" in ticket.text
 
 
 async def test_form_same_email_again_mails_the_ticket_instead_of_showing_it(app, client, ids):

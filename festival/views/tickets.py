@@ -23,8 +23,9 @@ from festival.templating import render
 from festival.views import public
 
 ALREADY_REGISTERED = _(
-    "This email address is already registered for this screening. We have sent the "
-    "ticket link to it again: please check your inbox (and your spam folder).")
+    "This email address is already registered for this screening. Its ticket link is in "
+    "the email we sent to it (sent again unless it went out a few minutes ago): please "
+    "check that inbox, and its spam folder.")
 
 PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
@@ -106,7 +107,8 @@ async def ticket(request: Request) -> Response:
         "screening": screening,
         "booking": registrations.booking_state(screening),
         "ticket_url": ticket_url,
-        "qr_svg": None if registration["status"] == "cancelled" else qr_svg(
+        # The door admits confirmed seats only: a waiting ticket gets its code once promoted.
+        "qr_svg": None if registration["status"] != "confirmed" else qr_svg(
             ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
         "screening_ics": optional_url(request, "screening_ics", id=screening["id"]),
         "ticket_feed": optional_url(request, "feed_ticket", token=token),
