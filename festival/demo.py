@@ -154,8 +154,10 @@ def _offset(venue_key: str) -> int:
 
 def _city(city: str, country: str, timezone: str, language: str, address: str,
           *venues: str) -> dict[str, Any]:
+    # Pages write the city after the address: "Route des Morillons, Geneva" would say
+    # Geneva twice. A local name ("Roma", "Den Haag") stays, as on a letter.
     return {"city": city, "country": country, "timezone": timezone, "language": language,
-            "address": address, "venues": venues}
+            "address": address.removesuffix(f", {city}"), "venues": venues}
 
 
 CITIES = [

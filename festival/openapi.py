@@ -25,8 +25,38 @@ SCREENING = {
         "capacity": {"type": "integer"}, "seats_left": {"type": "integer"},
         "waitlist": {"type": "integer", "description": "registrations waiting"},
         "status": {"type": "string", "enum": ["scheduled", "cancelled"]},
+        "max_seats": {"type": "integer", "description": "seats one registration may hold"},
+        "language": {"type": "string", "description": "language of the debate (code)"},
+        "subtitles": {"type": "array", "items": {"type": "string"}},
+        "sign_interpretation": {"type": "boolean"},
+        "captioned_debate": {"type": "boolean"},
+        "edition": {"type": "string", "description": "the edition's key"},
     },
 }
+
+SCREENING_DETAIL = {"allOf": [SCREENING, {
+    "type": "object",
+    "description": "`venue` is an object here, not the venue's name",
+    "properties": {
+        "film": {"type": "object", "properties": {
+            "key": {"type": "string"}, "title": {"type": "string"},
+            "runtime_minutes": {"type": "integer", "nullable": True},
+            "synopsis": {"type": "string"}, "director": {"type": "string"},
+            "year": {"type": "integer", "nullable": True},
+            "languages": {"type": "array", "items": {"type": "string"}}}},
+        "venue": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "key": {"type": "string"}, "name": {"type": "string"},
+            "address": {"type": "string"}, "city": {"type": "string"},
+            "country": {"type": "string"}, "timezone": {"type": "string"},
+            "capacity": {"type": "integer"}, "step_free": {"type": "boolean"}}},
+        "debate": {"type": "object", "properties": {
+            "title": {"type": "string"}, "description": {"type": "string"},
+            "guests": {"type": "array", "description": "unlisted guests appear as "
+                       "'a guest speaker'", "items": {"type": "object", "properties": {
+                           "name": {"type": "string"}, "role": {"type": "string"},
+                           "organisation": {"type": "string"}}}}}},
+    },
+}]}
 
 
 REGISTRATION_REQUEST = {
@@ -59,7 +89,8 @@ REGISTRATION = {
         "cancelled_at": {"type": "string", "format": "date-time", "nullable": True},
         "ticket_url": {"type": "string", "format": "uri", "description": "the ticket page"},
         "url": {"type": "string", "format": "uri", "description": "this resource"},
-        "screening": {"$ref": "#/components/schemas/Screening"},
+        "screening": {"$ref": "#/components/schemas/Screening",
+                      "description": "only in GET /api/v1/registrations/{token}"},
     },
 }
 
@@ -100,7 +131,8 @@ SPEC: dict[str, Any] = {
             "summary": "One screening with film, venue and debate guests",
             "parameters": [ID],
             "responses": {"200": {"description": "the screening", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Screening"}}}},
+                "application/json": {"schema": {
+                    "$ref": "#/components/schemas/ScreeningDetail"}}}},
                 "404": _error("unknown screening")}}},
         "/api/v1/screenings/{id}/registrations": {"post": {
             "summary": "Register for a screening's free seats",
@@ -128,9 +160,11 @@ SPEC: dict[str, Any] = {
                 "description": "Frees its seats and promotes the waitlist. " + WAITLIST_RULE,
                 "parameters": [TOKEN],
                 "responses": {"200": _registration("cancelled"),
-                              "404": _error("unknown token")}}},
+                              "404": _error("unknown token"),
+                              "409": _error("the ticket was checked in at the door")}}},
     },
     "components": {"schemas": {"Error": ERROR, "Screening": SCREENING,
+                               "ScreeningDetail": SCREENING_DETAIL,
                                "RegistrationRequest": REGISTRATION_REQUEST,
                                "Registration": REGISTRATION}},
 }

@@ -699,3 +699,21 @@ async def test_saving_an_untouched_form_changes_nothing(app: Any, nl: Client) ->
         assert answer.status_code == 303, answer.text
         assert "done=unchanged" in answer.headers["location"], answer.headers["location"]
     assert await app.state.db.fetch_all("SELECT * FROM audit_log") == []
+
+
+@pytest.mark.parametrize("guest_ids", ["x", [-1], [2**70], ["x"], [1] * 101])
+async def test_bad_guest_ids_are_refused_with_the_field(app: Any, nl: Client,
+                                                        guest_ids: Any) -> None:
+    screenings = await ids(app, "screenings")
+    answer = await nl.patch(f"/api/v1/admin/screenings/{screenings['hague']}",
+                            json={"guest_ids": guest_ids})
+    assert answer.status_code == 422
+    assert "guest_ids" in answer.json()["error"]["fields"]
+
+
+async def test_text_with_control_characters_is_refused(app: Any, nl: Client) -> None:
+    answer = await post_form(nl, "/admin/guests/new", name="Ana\x00Reyes", role="Speaker")
+    assert answer.status_code == 422
+    assert "control characters" in field_errors(answer.text)["name"]
+    assert (await app.state.db.fetch_one("SELECT COUNT(*) FROM guests WHERE name LIKE 'Ana%'"
+                                         " AND key != 'ana-reyes'"))[0] == 0

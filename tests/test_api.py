@@ -272,6 +272,23 @@ async def test_openapi_describes_the_registration_endpoints(client):
         "name", "email", "seats"]
 
 
+async def test_openapi_names_every_field_the_api_answers(client, ids):
+    schemas = (await client.get(f"{API}/openapi.json")).json()["components"]["schemas"]
+    listed = set(schemas["Screening"]["properties"])
+    detail = listed | set(schemas["ScreeningDetail"]["allOf"][1]["properties"])
+    registration = set(schemas["Registration"]["properties"])
+
+    one = (await client.get(f"{API}/screenings")).json()[0]
+    full = (await client.get(f"{API}/screenings/{ids['hague']}")).json()
+    made = (await client.post(f"{API}/screenings/{ids['hague']}/registrations",
+                              json=person())).json()
+    fetched = (await client.get(f"{API}/registrations/{made['token']}")).json()
+
+    assert set(one) == listed
+    assert set(full) == detail
+    assert set(made) | set(fetched) == registration
+
+
 async def test_api_never_answers_500_for_garbage(app, client, ids):
     url = f"{API}/screenings/{ids['hague']}/registrations"
     garbage: list[dict[str, Any]] = [
