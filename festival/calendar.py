@@ -77,8 +77,9 @@ def ticket_feed(
     for registration, screening in tickets:
         if screening["status"] == "draft":
             continue
-        cancelled[screening["id"]] = cancelled.get(screening["id"], 0) + (
-            registration["status"] == "cancelled")
+        if registration["status"] == "cancelled":  # each of its changes raised SEQUENCE
+            cancelled[screening["id"]] = cancelled.get(screening["id"], 0) + int(
+                registration.get("changes") or 0)
         kept = chosen.get(screening["id"])
         if kept is None or _ticket_rank(registration) > _ticket_rank(kept[0]):
             chosen[screening["id"]] = (registration, screening)
@@ -86,7 +87,8 @@ def ticket_feed(
     shown = [s for _r, s in pairs]
     organiser = _organiser(organiser_email, organiser_name, shown)
     events = [_ticket_event(r, s, base_url=base_url, organiser=organiser,
-                            earlier_cancellations=cancelled[s["id"]] - (r["status"] == "cancelled"))
+                            earlier_cancellations=cancelled.get(s["id"], 0) - (
+                                int(r.get("changes") or 0) if r["status"] == "cancelled" else 0))
               for r, s in pairs]
     return _calendar(events, shown, method="PUBLISH", name=name)
 
@@ -168,7 +170,8 @@ def attendee_sequence(screening: Mapping[str, Any], registration: Mapping[str, A
     """SEQUENCE of a screening's event as one attendee sees it (in their ticket feed and
     invitations): the screening's, raised by each change of their own that a calendar
     must take as news: a promotion from the waitlist, a cancellation (counted in the
-    row's `changes`), each earlier cancellation of theirs for this screening."""
+    row's `changes`), and `earlier_cancellations`: the changes of their earlier, cancelled
+    registrations for this screening."""
     return (int(screening["sequence"]) + earlier_cancellations
             + int(registration.get("changes") or 0))
 

@@ -40,6 +40,12 @@ STATUSES = ("scheduled", "cancelled", "draft")
 MAX_SCREENING = timedelta(hours=24)  # longer is a typo in a date, not a festival night
 
 
+# Control characters, lone surrogates, line and paragraph separators; and the bidi
+# controls that can make a name display as something else (text needs none of them).
+_FORBIDDEN = ("Cc", "Cs", "Zl", "Zp")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check:
     """Text of at most `limit` characters; line breaks only where `lines` (a synopsis, a
     bio), control characters never: they would break pages, feeds and mail headers."""
@@ -53,7 +59,8 @@ def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check
             raise ValueError("must not be empty")
         if len(value) > limit:
             raise ValueError(f"must be at most {limit} characters")
-        if any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in value):
+        if any(c in _BIDI_CONTROLS or unicodedata.category(c) in _FORBIDDEN
+               and c not in allowed for c in value):
             raise ValueError("must not contain control characters"
                              + ("" if lines else " or line breaks"))
         return value
@@ -114,7 +121,11 @@ def country(value: Any) -> str:
 
 
 # ISO 3166 alpha-2 codes, as Babel (CLDR) knows them; numeric regions like 150 left out.
-_COUNTRIES = frozenset(code for code in Locale("en").territories if code.isalpha())
+# ZZ, EU, UN, QO, XA, ... are regions or placeholders, not countries (XK stays).
+_NOT_COUNTRIES = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "AC", "CP", "CQ", "DG", "EA",
+                  "IC", "TA"}
+_COUNTRIES = frozenset(code for code in Locale("en").territories
+                       if code.isalpha() and code not in _NOT_COUNTRIES)
 
 
 def timezone(value: Any) -> str:

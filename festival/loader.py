@@ -329,8 +329,7 @@ class _ScreeningWriter:
         new = dict(zip(SCREENING_COLUMNS, values, strict=True))
         if kind := mail_kind(old, new):
             self.notices.append((old["id"], kind))
-        if new["status"] == "scheduled" and (
-                new["capacity"] > old["capacity"] or old["status"] != "scheduled"):
+        if new["status"] == "scheduled":  # as an organiser's edit: nobody fits, nobody moves
             self.may_promote.append(old["id"])
         if guest_ids != old["guest_ids"]:
             self.guest_rows[old["id"]] = guest_ids

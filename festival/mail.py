@@ -165,9 +165,10 @@ async def build_message(
             conn, """SELECT COUNT(*) FROM registrations WHERE screening_id = ?
                      AND status = 'waitlisted' AND id <= ?""",
             (registration["screening_id"], registration_id))
+    # Each change of an earlier registration (promoted, cancelled) raised SEQUENCE once.
     earlier = await fetch_value(
-        conn, """SELECT COUNT(*) FROM registrations WHERE screening_id = ? AND email_key = ?
-                 AND status = 'cancelled' AND id < ?""",
+        conn, """SELECT COALESCE(SUM(changes), 0) FROM registrations WHERE screening_id = ?
+                 AND email_key = ? AND status = 'cancelled' AND id < ?""",
         (registration["screening_id"], registration["email_key"], registration_id))
     locale = registration.get("locale") or templating.DEFAULT_LOCALE
     ics = contextvars.copy_context().run(

@@ -291,6 +291,13 @@ async def test_ticket_feed_sequence_rises_with_promotion_and_cancellation(app, c
     assert waiting["UID"] == promoted["UID"] == cancelled["UID"]
     assert waiting["SEQUENCE"] < promoted["SEQUENCE"] < cancelled["SEQUENCE"]
 
+    # Registering again: the same event comes back, never with a lower SEQUENCE.
+    await registrations.register(db, screening_id, "Zoë", "zoe@example.net", 1)
+    again = zoes_event((await client.get(feed)).content)
+    assert str(again["STATUS"]) == "CONFIRMED"
+    assert again["SEQUENCE"] >= cancelled["SEQUENCE"]
+    assert again.decoded("DTSTAMP") >= cancelled.decoded("DTSTAMP")
+
 
 # --- the subscribe page ---------------------------------------------------------------------
 
