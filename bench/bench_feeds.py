@@ -19,39 +19,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import BASE, demo_database, timed  # also puts the checkout on sys.path
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from festival import calendar, programme, times
+from festival.app import create_app
+from festival.db import Database
+from festival.views.feeds import FeedCache
 
-from festival import calendar, demo, programme, times  # noqa: E402
-from festival.app import create_app  # noqa: E402
-from festival.db import Database  # noqa: E402
-from festival.loader import import_programme  # noqa: E402
-from festival.settings import Settings  # noqa: E402
-from festival.views.feeds import FeedCache  # noqa: E402
-
-BASE = "https://festival.example.org"
 FEED = "/feeds/festival.ics"
-
-
-async def timed(action: Callable[[], Awaitable[Any]], rounds: int) -> float:
-    """Median milliseconds of `rounds` runs of `action`."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]) -> bytes:
@@ -99,13 +81,8 @@ async def rows(db: Database) -> list[dict[str, Any]]:
 
 async def measure(size: int, requests: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
+        settings, db = await demo_database(tmp, size)
         static = Path(tmp) / "static"
-        static.mkdir()
-        settings = Settings(db_path=str(Path(tmp) / "festival.db"), base_url=BASE,
-                            static_dir=static, sqlite_synchronous="OFF",
-                            start_mail_sender=False)
-        db = await Database(settings.db_path, synchronous="OFF").open()
-        await import_programme(db, demo.generate(size))
         screenings = await rows(db)
         await db.close()
 

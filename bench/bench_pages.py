@@ -13,48 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import BASE, demo_database, timed  # also puts the checkout on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from festival import programme
+from festival.app import create_app
 
-from festival import demo, programme  # noqa: E402
-from festival.app import create_app  # noqa: E402
-from festival.db import Database  # noqa: E402
-from festival.loader import import_programme  # noqa: E402
-from festival.settings import Settings  # noqa: E402
-
-BASE = "https://festival.example.org"
 ADDRESSES = ("/", "/?country=NP", "/?q=the", "/api/v1/screenings")
-
-
-async def timed(action: Callable[[], Awaitable[Any]], rounds: int) -> float:
-    """Median milliseconds of `rounds` runs of `action`."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 async def measure(size: int, requests: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
-        static = Path(tmp) / "static"
-        static.mkdir()
-        settings = Settings(db_path=str(Path(tmp) / "festival.db"), base_url=BASE,
-                            static_dir=static, sqlite_synchronous="OFF",
-                            start_mail_sender=False)
-        db = await Database(settings.db_path, synchronous="OFF").open()
-        await import_programme(db, demo.generate(size))
+        settings, db = await demo_database(tmp, size)
         await db.close()
+        static = Path(tmp) / "static"
 
         app = create_app(settings)
         results = []

@@ -1,0 +1,42 @@
+"""What the page and feed benchmarks share: a median timer and an app's settings on a
+fresh database holding the demo edition."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from festival import demo  # noqa: E402
+from festival.db import Database  # noqa: E402
+from festival.loader import import_programme  # noqa: E402
+from festival.settings import Settings  # noqa: E402
+
+BASE = "https://festival.example.org"
+
+
+async def timed(action: Callable[[], Awaitable[Any]], rounds: int) -> float:
+    """Median milliseconds of `rounds` runs of `action`."""
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+async def demo_database(tmp: str, size: int) -> tuple[Settings, Database]:
+    """Settings for an app on `tmp`/festival.db, filled with the demo edition of `size`
+    screenings and still open, and an empty `tmp`/static folder for baseline files."""
+    static = Path(tmp) / "static"
+    static.mkdir()
+    settings = Settings(db_path=str(Path(tmp) / "festival.db"), base_url=BASE,
+                        static_dir=static, sqlite_synchronous="OFF", start_mail_sender=False)
+    db = await Database(settings.db_path, synchronous="OFF").open()
+    await import_programme(db, demo.generate(size))
+    return settings, db
