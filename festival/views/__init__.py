@@ -44,3 +44,11 @@ async def json_object(request: Request, *, what: str = _("Send a JSON object."))
     if not isinstance(data, dict):
         raise ValidationError(fields={"body": what})
     return data
+
+
+def paged(items: list[Any], page: int, size: int) -> tuple[list[Any], int, int]:
+    """(the items of page `page`, that page number, the number of pages): a page past
+    the end shows the last one."""
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * size: page * size], page, pages

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from festival import admin, auth, catalogue, csrf, programme, times
 from festival.errors import ValidationError, _
 from festival.templating import gettext, render
-from festival.views import json_object, whole_number
+from festival.views import json_object, paged, whole_number
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 NUMBERS = {"capacity", "runtime_minutes", "year", "max_seats", "film_id", "venue_id"}
@@ -174,17 +174,14 @@ async def screenings(request: Request) -> Response:
     countries = sorted({s["country"] for s in rows})
     country = query.get("country", "").strip().upper()
     title = query.get("q", "").strip()[:200]
-    if country:
-        rows = [s for s in rows if s["country"] == country]
-    if title:
-        rows = [s for s in rows if title.casefold() in s["title"].casefold()]
-    pages = max(1, -(-len(rows) // LIST_PAGE))
-    number = min(whole_number(query.get("page"), 4) or 1, pages)
+    narrowed = programme.Filters(country=country, q=title)
+    rows = [s for s in rows if narrowed.matches(s)]
+    shown, number, pages = paged(rows, whole_number(query.get("page"), 4) or 1, LIST_PAGE)
     return page(request, organiser, "admin/screenings.html", {
-        "edition": edition, "screenings": rows[(number - 1) * LIST_PAGE: number * LIST_PAGE],
-        "status": wanted, "countries": countries, "country": country, "q": title,
+        "edition": edition, "screenings": shown, "status": wanted, "countries": countries,
+        "country": country, "q": title,
         "count": len(rows), "page": number, "pages": pages,
-        "page_url": lambda n: "?" + urlencode({**query, "page": n})})
+        "page_url": lambda page: "?" + urlencode({**query, "page": page})})
 
 
 async def _choices(request: Request, organiser: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from starlette.routing import NoMatchFound, Route
 
 from festival import programme, registrations, times
 from festival.templating import format_locale, gettext, render
-from festival.views import whole_number
+from festival.views import paged, whole_number
 from festival.views.feeds import city_slug
 
 PAGE_SIZE = 200
@@ -100,7 +100,7 @@ def programme_feeds(request: Request, filters: programme.Filters, choices: dict[
         feeds.append((gettext("Screenings in %(country)s") % {"country": country_name(country)},
                       str(url("feed_country", cc=country))))
     city = next((c for c in choices["cities"] if c.casefold() == filters.city.casefold()), None)
-    if filters.city and city:
+    if city:
         feeds.append((gettext("Screenings in %(city)s") % {"city": city},
                       str(url("feed_city", city=city_slug(city)))))
     query = "?" + urlencode({"edition": edition_key}) if edition_key else ""
@@ -134,9 +134,7 @@ def shape_programme(screenings: list[dict[str, Any]], filters: programme.Filters
     if day is None and len(matching_any_day) > PAGE_SIZE:
         day, auto_day = choose_day([d for d, _n in day_counts], today), True
     matching = [s for s in matching_any_day if day is None or s["local_date"] == day]
-    pages = max(1, -(-len(matching) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = matching[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    shown, page, pages = paged(matching, page, PAGE_SIZE)
     return {"shown": shown, "day_counts": day_counts, "day": day,
             "auto_day": auto_day, "total": len(matching_any_day), "matching": len(matching),
             "page": page, "pages": pages}
