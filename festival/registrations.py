@@ -280,14 +280,16 @@ async def resend_tickets(db: Database, email: Any, *, now: datetime | None = Non
     address, problem = clean_email(email)
     if problem:
         raise ValidationError(fields={"email": problem})
-    async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            f"""{REGISTRATION_SELECT} JOIN screenings s ON s.id = r.screening_id
-                WHERE r.email_key = ? AND r.status != 'cancelled'
-                AND s.status = 'scheduled' AND s.starts_at > ? ORDER BY r.id""",
-            (email_key(address), _moment(now)))
+    sql = f"""{REGISTRATION_SELECT} JOIN screenings s ON s.id = r.screening_id
+              WHERE r.email_key = ? AND r.status != 'cancelled'
+              AND s.status = 'scheduled' AND s.starts_at > ? ORDER BY r.id"""
+    params = (email_key(address), _moment(now))
+    # An unknown address must not take the write lock from registrations: read first.
+    if not await db.fetch_all(sql, params):
+        return 0
+    async with db.transaction() as conn:  # read again: the rows may have changed since
         queued = 0
-        for row in rows:
+        for row in await conn.execute_fetchall(sql, params):
             queued += await _resend(conn, dict(row))
         return queued
 
