@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from festival.db import Database
-from festival.demo import generate
-from festival.loader import import_programme
+from festival.core.store import Database
+from festival.programme.demo import generate
+from festival.programme.loader import import_programme
 
 
 async def measure(size: int) -> tuple[float, float, float]:

@@ -28,10 +28,12 @@ import httpx
 from common import BASE, demo_database, timed  # also puts the checkout on sys.path
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
 
-from festival import calendar, programme, times
-from festival.app import create_app
-from festival.db import Database
-from festival.views.feeds import FeedCache
+from festival.calendar import ics
+from festival.core import times
+from festival.core.store import Database
+from festival.programme import queries
+from festival.web.app import create_app
+from festival.web.views.feeds import FeedCache
 
 FEED = "/feeds/festival.ics"
 
@@ -39,7 +41,7 @@ FEED = "/feeds/festival.ics"
 def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]) -> bytes:
     """The same events built with icalendar's objects and serialised by it."""
     cal = Calendar()
-    for name, value in (("PRODID", calendar.PRODID), ("VERSION", "2.0"),
+    for name, value in (("PRODID", ics.PRODID), ("VERSION", "2.0"),
                         ("CALSCALE", "GREGORIAN"), ("METHOD", "PUBLISH")):
         cal.add(name, value)
     cal.add("X-WR-CALNAME", vText("Festival"))
@@ -61,9 +63,9 @@ def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]
         event.add("DESCRIPTION", "\n\n".join((
             s["title"], s["synopsis"], "Debate: " + s["debate_title"],
             "With: " + ", ".join(g["name"] for g in s["guests"]),
-            calendar.screening_url(s, BASE))))
-        event.add("LOCATION", calendar.location(s))
-        event.add("URL", calendar.screening_url(s, BASE))
+            ics.screening_url(s, BASE))))
+        event.add("LOCATION", ics.location(s))
+        event.add("URL", ics.screening_url(s, BASE))
         event.add("STATUS", "CANCELLED" if s["status"] == "cancelled" else "CONFIRMED")
         event.add("ORGANIZER", organiser)
         cal.add_component(event)
@@ -71,9 +73,9 @@ def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]
 
 
 async def rows(db: Database) -> list[dict[str, Any]]:
-    edition = await programme.edition_by_key(db, None)
-    screenings = await programme.list_screenings(db, edition["id"])
-    guests = await programme.guests_by_screening(db, [s["id"] for s in screenings])
+    edition = await queries.edition_by_key(db, None)
+    screenings = await queries.list_screenings(db, edition["id"])
+    guests = await queries.guests_by_screening(db, [s["id"] for s in screenings])
     for s in screenings:
         s["guests"] = guests[s["id"]]
     return screenings

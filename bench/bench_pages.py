@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 from common import BASE, demo_database, timed  # also puts the checkout on sys.path
 
-from festival import programme
-from festival.app import create_app
+from festival.programme import queries
+from festival.web.app import create_app
 
 ADDRESSES = ("/", "/?country=NP", "/?q=the", "/api/v1/screenings")
 
@@ -47,7 +47,7 @@ async def measure(size: int, requests: int) -> list[dict[str, Any]]:
                         assert (await client.get(address)).status_code == 200
 
                     async def cold(address: str = address) -> None:
-                        app.state.screening_cache = programme.ScreeningCache()
+                        app.state.screening_cache = queries.ScreeningCache()
                         assert (await client.get(address)).status_code == 200
 
                     async def static_file(copy: str = copy) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from festival import demo  # noqa: E402
-from festival.db import Database  # noqa: E402
-from festival.loader import import_programme  # noqa: E402
-from festival.settings import Settings  # noqa: E402
+from festival.core.settings import Settings  # noqa: E402
+from festival.core.store import Database  # noqa: E402
+from festival.programme import demo  # noqa: E402
+from festival.programme.loader import import_programme  # noqa: E402
 
 BASE = "https://festival.example.org"
 

@@ -18,11 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from festival import auth, demo, sender
-from festival.db import Database, fetch_value, schema_version
-from festival.errors import FestivalError, ValidationError
-from festival.loader import ImportSummary, import_programme
-from festival.settings import Settings
+from festival.core.errors import FestivalError, ValidationError
+from festival.core.settings import Settings
+from festival.core.store import Database, fetch_value, schema_version
+from festival.mail import sender
+from festival.organisers import accounts
+from festival.programme import demo
+from festival.programme.loader import ImportSummary, import_programme
 
 PROGRESS_FROM = 1000  # screenings: smaller files import before anyone would look
 
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = organiser_commands.add_parser(
         "add", help="create an account; the password is read from standard input")
     add.add_argument("email")
-    add.add_argument("--role", choices=auth.ROLES, default="organiser")
+    add.add_argument("--role", choices=accounts.ROLES, default="organiser")
     add.add_argument("--country", help="2-letter code; required for the organiser role")
     add.add_argument("--name", default="")
     add.add_argument("--db", help=db_help)
@@ -195,7 +197,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_organiser(args: argparse.Namespace, settings: Settings) -> int:
     password = read_password(sys.stdin)
-    organiser_id = asyncio.run(_with_db(settings, lambda db: auth.create_organiser(
+    organiser_id = asyncio.run(_with_db(settings, lambda db: accounts.create_organiser(
         db, args.email, password, args.role, args.country, name=args.name,
         settings=settings)))
     where = f" for {args.country.upper()}" if args.country else ""
@@ -235,10 +237,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Workers are separate processes that build the app from the environment; they
         # must share one secret key, or sessions would break between them.
         os.environ.update(settings_environment(settings))
-        uvicorn.run("festival.app:app_from_env", factory=True, workers=args.workers,
+        uvicorn.run("festival.web.app:app_from_env", factory=True, workers=args.workers,
                     host=args.host, port=args.port)
     else:
-        from festival.app import create_app
+        from festival.web.app import create_app
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port)
     return 0

@@ -45,8 +45,8 @@ def _free_port() -> int:
 
 
 async def _load(db_path: str, programme: dict[str, Any]) -> None:
-    from festival.db import Database
-    from festival.loader import import_programme
+    from festival.core.store import Database
+    from festival.programme.loader import import_programme
 
     db = await Database(db_path, synchronous="NORMAL").open()
     try:
@@ -77,8 +77,8 @@ def start_server(tmp_dir: Path, programme: dict[str, Any]) -> tuple[LiveServer, 
     """Serves a fresh database holding `programme`; answers the server and its stopper."""
     import uvicorn
 
-    from festival.app import create_app
-    from festival.settings import Settings
+    from festival.core.settings import Settings
+    from festival.web.app import create_app
 
     db_path = str(tmp_dir / "festival.db")
     _run_in_own_thread(_load(db_path, programme))
@@ -107,14 +107,14 @@ def start_server(tmp_dir: Path, programme: dict[str, Any]) -> tuple[LiveServer, 
 def create_organiser(server: LiveServer, email: str, password: str, role: str,
                      country: str | None) -> None:
     """An organiser account in the live server's database."""
-    from festival import auth
-    from festival.db import Database
-    from festival.settings import Settings
+    from festival.core.settings import Settings
+    from festival.core.store import Database
+    from festival.organisers import accounts
 
     async def create() -> None:
         db = await Database(server.db_path, synchronous="NORMAL").open()
         try:
-            await auth.create_organiser(db, email, password, role, country,
+            await accounts.create_organiser(db, email, password, role, country,
                                         settings=Settings(argon2_time_cost=1,
                                                           argon2_memory_cost=8))
         finally:

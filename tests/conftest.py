@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from festival import auth
-from festival.db import Database
-from festival.settings import Settings
+from festival.core.settings import Settings
+from festival.core.store import Database
+from festival.organisers import accounts
 
 SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
 PASSWORD = "organiser-password-1"
@@ -56,7 +56,7 @@ def sample_programme() -> dict[str, Any]:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
-    from festival.app import create_app
+    from festival.web.app import create_app
 
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -73,7 +73,7 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def programme(app: Any, sample_programme: dict[str, Any]) -> dict[str, Any]:
     """The sample programme loaded into the app's database; answers the file's dict."""
-    from festival.loader import import_programme
+    from festival.programme.loader import import_programme
 
     await import_programme(app.state.db, sample_programme)
     return sample_programme
@@ -87,7 +87,7 @@ async def sign_in(app: Any, settings: Settings) -> AsyncIterator[SignIn]:
 
     async def make(email: str, role: str = "organiser", country: str | None = "NL",
                    target: Any = None) -> httpx.AsyncClient:
-        await auth.create_organiser(app.state.db, email, PASSWORD, role, country,
+        await accounts.create_organiser(app.state.db, email, PASSWORD, role, country,
                                     settings=settings)
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=target or app),
                               base_url="https://festival.example.org")

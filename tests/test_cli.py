@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from festival.__main__ import main, prepare, settings_environment
-from festival.auth import verify_password
-from festival.settings import Settings
+from festival.core.settings import Settings
+from festival.organisers.accounts import verify_password
 
 SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
 SEED = Path(__file__).parent.parent / "seed.json"

@@ -1,0 +1,191 @@
+"""The database: a few read connections and one write connection to one SQLite file.
+
+Writes go through `Database.transaction()`: an asyncio lock serialises them inside this
+process, and `BEGIN IMMEDIATE` takes SQLite's write lock before the first read, so the
+check that guards a write (seats left, one check-in) sees what the write will change,
+also when several worker processes share the file. Waiting for another process's lock
+is bounded and retried here, so "database is locked" never reaches a user; past the
+bound the caller gets `Busy` (a 503 with Retry-After).
+
+All SQL uses parameters and stays close to standard SQL, so a PostgreSQL backend can
+take this module's place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from importlib import resources
+from typing import Any
+
+import aiosqlite
+
+from festival.core.errors import Busy
+
+Row = sqlite3.Row
+Params = Sequence[Any] | dict[str, Any]
+
+LOCK_WAIT_SECONDS = 15.0  # how long a write waits for other processes before giving up
+READ_CONNECTIONS = 3
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class Database:
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all: list[aiosqlite.Connection] = []
+        self._write_lock = asyncio.Lock()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        # Short busy timeout: the long wait is our own retry loop, which keeps the
+        # event loop free and bounded.
+        await conn.execute("PRAGMA busy_timeout = 200")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        self._all.append(conn)
+        return conn
+
+    async def open(self) -> Database:
+        self._writer = await self._connect()
+        await _retry_locked(lambda: self._writer.execute("PRAGMA journal_mode = WAL"))
+        await migrate(self._writer)
+        for _ in range(READ_CONNECTIONS):
+            conn = await self._connect()
+            await conn.execute("PRAGMA query_only = ON")
+            self._readers.put_nowait(conn)
+        return self
+
+    async def close(self) -> None:
+        for conn in self._all:
+            await conn.close()
+        self._all.clear()
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        assert self._writer is not None, "Database.open() first"
+        async with self._write_lock:
+            conn = self._writer
+            await _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await _retry_locked(lambda: conn.execute("COMMIT"))
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self.reader() as conn:
+            return await fetch_all(conn, sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self.reader() as conn:
+            return await fetch_one(conn, sql, params)
+
+
+async def _retry_locked(action: Any) -> Any:
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            return await action()
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc) or time.monotonic() > deadline:
+                if _is_locked(exc):
+                    raise Busy() from exc
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+async def fetch_all(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> list[Row]:
+    async with conn.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def fetch_one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Row | None:
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+async def fetch_value(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Any:
+    row = await fetch_one(conn, sql, params)
+    return None if row is None else row[0]
+
+
+async def execute(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+    """Runs one statement; answers the new row id (for an INSERT)."""
+    async with conn.execute(sql, params) as cursor:
+        return cursor.lastrowid or 0
+
+
+async def execute_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Params]) -> None:
+    await conn.executemany(sql, rows)
+
+
+# --- migrations --------------------------------------------------------------------------
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every file in festival/migrations, in order."""
+    found = []
+    for entry in resources.files("festival.core.migrations").iterdir():
+        if entry.name.endswith(".sql") and entry.name[:4].isdigit():
+            found.append((int(entry.name[:4]), entry.name, entry.read_text("utf-8")))
+    return sorted(found)
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip() and not current.strip().startswith("--"):
+        statements.append(current.strip())
+    return statements
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    return int(await fetch_value(conn, "PRAGMA user_version"))
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Applies every migration newer than the database's version; answers the version.
+
+    Each file is one transaction under the write lock, so two processes starting at once
+    apply it once."""
+    for version, _name, sql in migration_files():
+        await _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            if await schema_version(conn) >= version:
+                await conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(sql):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {version:d}")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+    return await schema_version(conn)

@@ -1,0 +1,69 @@
+"""The audit trail: who changed what, when, with the row before and after.
+
+`record` is called inside the transaction that makes the change, so a change and its
+entry commit or roll back together: the trail can be trusted to be complete. Rows are
+stored as JSON text (keys sorted) so an entry reads the same whatever wrote it.
+Actions are '<entity>.<verb>', e.g. 'screening.update', 'venue.create'."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+from festival.core import times
+from festival.core.store import Database, execute
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+async def record(conn: aiosqlite.Connection, organiser_id: int | None, action: str,
+                 entity: str, entity_id: int | None, before: dict[str, Any] | None,
+                 after: dict[str, Any] | None) -> None:
+    """Writes one audit entry; call it inside the transaction that made the change."""
+    await execute(conn, "INSERT INTO audit_log (at, organiser_id, action, entity, entity_id,"
+                  " before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (times.now_text(), organiser_id, action, entity, entity_id,
+                   _json(before), _json(after)))
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None
+            ) -> dict[str, tuple[Any, Any]]:
+    """The fields that differ: name -> (before, after)."""
+    before, after = before or {}, after or {}
+    return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)}
+
+
+def entry_from_row(row: aiosqlite.Row) -> dict[str, Any]:
+    entry = dict(row)
+    entry["before"] = json.loads(entry["before_json"]) if entry["before_json"] else None
+    entry["after"] = json.loads(entry["after_json"]) if entry["after_json"] else None
+    entry["changes"] = changes(entry["before"], entry["after"])
+    return entry
+
+
+async def entries(db: Database, *, entity: str | None = None, entity_id: int | None = None,
+                  limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
+    """The latest entries first (with the organiser's email as `organiser_email`),
+    optionally for one entity; `before_id` pages back."""
+    sql = ("SELECT a.*, o.email AS organiser_email FROM audit_log a "
+           "LEFT JOIN organisers o ON o.id = a.organiser_id WHERE 1 = 1")
+    params: list[Any] = []
+    if entity is not None:
+        sql += " AND a.entity = ?"
+        params.append(entity)
+    if entity_id is not None:
+        sql += " AND a.entity_id = ?"
+        params.append(entity_id)
+    if before_id is not None:
+        sql += " AND a.id < ?"
+        params.append(before_id)
+    sql += " ORDER BY a.id DESC LIMIT ?"
+    params.append(limit)
+    return [entry_from_row(r) for r in await db.fetch_all(sql, params)]

@@ -1,0 +1,288 @@
+"""Organiser pages for the door and the overview: attendee list and CSV, the door
+(search, check-in, walk-ins), the check-in API for scanners, the dashboard, the audit
+trail and the outbox.
+
+Every view asks accounts.require_organiser first; the domain (festival.door for the door,
+festival.overview for the dashboard, audit trail and outbox) checks the organiser's
+country for each screening, registration and message it touches. Refusals
+at the door (already checked in, waitlisted, another screening, full) are part of the
+job, not errors: the door page shows them in place, with the status code that fits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from babel import Locale
+from babel.numbers import format_percent
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from festival.core import times
+from festival.core.errors import Conflict, NotFound, ValidationError, _
+from festival.organisers import accounts, overview
+from festival.programme import queries
+from festival.seats import door
+from festival.web import csrf, templating
+from festival.web.templating import gettext, render
+from festival.web.views import json_object, whole_number
+
+PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _helpers() -> dict[str, Callable[..., Any]]:
+    locale = Locale.parse(templating.current_locale())
+
+    def percent(rate: float | None) -> str:
+        return "–" if rate is None else format_percent(rate, locale=locale)
+
+    def bar_width(rate: float | None) -> str:
+        """An SVG width out of 100 (bars are drawn with <rect>: the CSP forbids style=)."""
+        return f"{max(0.0, min(1.0, rate or 0.0)) * 100:.1f}"
+
+    return {"percent": percent, "bar_width": bar_width,
+            "country_name": lambda code: locale.territories.get(code, code)}
+
+
+def page(request: Request, organiser: dict[str, Any], template: str, context: dict[str, Any],
+         *, status_code: int = 200) -> Response:
+    return render(request, template, {"organiser": organiser, **_helpers(), **context},
+                  status_code=status_code, headers=PRIVATE_HEADERS)
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """A form or query value as text (a file upload in its place counts as empty)."""
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _whole(value: Any) -> int | None:
+    return whole_number(_text(value, 9))
+
+
+def _form_seats(value: Any) -> Any:
+    """Seats typed in a form to a number; anything else goes to the domain to refuse."""
+    number = _whole(value)
+    return number if number is not None else value
+
+
+def checked_in_sentence(r: dict[str, Any]) -> str:
+    """'Already checked in at 7:02 PM CET (UTC+01:00) on 13 Dec 2099 by door@…': the
+    first check-in, at the venue's local time."""
+    moment: datetime = r["checked_in_local"]
+    return gettext("Already checked in at %(time)s %(zone)s on %(date)s by %(who)s.") % {
+        "time": templating.format_time(moment), "zone": templating.zone_label(moment),
+        "date": templating.format_date(moment, "medium"),
+        "who": r["checked_in_by_label"] or gettext("an organiser")}
+
+
+# --- attendee list and CSV -----------------------------------------------------------------
+
+async def attendee_list(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    data = await door.attendees(request.app.state.db, organiser, request.path_params["id"])
+    return page(request, organiser, "admin/door/attendees.html", data)
+
+
+async def attendee_csv(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    data = await door.attendees(request.app.state.db, organiser, request.path_params["id"])
+    body = door.attendees_csv(data["confirmed"] + data["waitlist"] + data["cancelled"])
+    filename = door.csv_filename(data["screening"])
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        **PRIVATE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- the door ------------------------------------------------------------------------------
+
+async def door_page(request: Request, *, organiser: dict[str, Any] | None = None,
+                    status_code: int = 200, **extra: Any) -> Response:
+    """The door: counts, the ticket field, search results, the walk-in form. POST views
+    show it again with `outcome` (what happened to a ticket) or walk-in `errors`."""
+    organiser = organiser or await accounts.require_organiser(request)
+    db = request.app.state.db
+    screening_id = request.path_params["id"]
+    data = await door.attendees(db, organiser, screening_id)
+    query = _text(request.query_params.get("q"))
+    results: list[dict[str, Any]] = []
+    if query:
+        try:
+            results = await door.find(db, organiser, screening_id, query)
+        except door.WrongScreening as exc:
+            extra.setdefault("outcome", _outcome(exc))
+    context = {**data, "query": query, "results": results, "form": {}, "errors": {}, **extra}
+    return page(request, organiser, "admin/door/door.html", context, status_code=status_code)
+
+
+def _outcome(exc: Conflict | NotFound) -> dict[str, Any]:
+    """What the door shows about a refused ticket."""
+    registration = getattr(exc, "registration", None)
+    message = gettext(exc.message)
+    if isinstance(exc, door.AlreadyCheckedIn):
+        message = checked_in_sentence(exc.registration)
+    elif isinstance(exc, door.WrongScreening):
+        message = gettext("This ticket is for another screening (number %(id)d).") % {
+            "id": exc.registration["screening_id"]}
+    return {"ok": False, "message": message, "registration": registration}
+
+
+async def door_check_in(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    form = await request.form()
+    csrf.check(request, form)
+    db = request.app.state.db
+    screening_id = request.path_params["id"]
+    await door.managed_screening(db, organiser, screening_id)  # 403 before anything else
+    try:
+        registration = await door.check_in(db, organiser, _text(form.get("ticket")),
+                                           screening_id=screening_id)
+    except (Conflict, NotFound) as exc:
+        return await door_page(request, organiser=organiser, status_code=exc.status,
+                               outcome=_outcome(exc))
+    return await _admitted(request, organiser, registration, templating.ngettext(
+        "Checked in: %(name)s, %(num)d seat.", "Checked in: %(name)s, %(num)d seats.",
+        registration["seats"]))
+
+
+async def _admitted(request: Request, organiser: dict[str, Any], registration: dict[str, Any],
+                    sentence: str) -> Response:
+    """The door again, telling who just came in: `sentence` (already chosen for the
+    party's number of seats) names them with %(name)s and %(num)d."""
+    message = sentence % {"name": registration["name"], "num": registration["seats"]}
+    return await door_page(request, organiser=organiser,
+                           outcome={"ok": True, "message": message, "registration": registration})
+
+
+async def door_walk_in(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    form = await request.form()
+    csrf.check(request, form)
+    values = {k: _text(form.get(k), 300) for k in ("name", "email", "seats")}
+    try:
+        registration = await door.add_walk_in(
+            request.app.state.db, organiser, request.path_params["id"], values["name"],
+            _form_seats(values["seats"]), values["email"], locale=templating.current_locale())
+    except ValidationError as exc:
+        return await door_page(request, organiser=organiser, status_code=422, form=values,
+                               errors={k: gettext(v) for k, v in exc.fields.items()})
+    except door.NoSeatsLeft as exc:
+        message = templating.ngettext("Only %(num)d seat is left.", "Only %(num)d seats are left.",
+                                      exc.seats_left) % {"num": exc.seats_left}
+        return await door_page(request, organiser=organiser, status_code=409, form=values,
+                               outcome={"ok": False, "message": f"{gettext(exc.message)} "
+                                        f"{message}", "registration": None})
+    except Conflict as exc:
+        return await door_page(request, organiser=organiser, status_code=409, form=values,
+                               outcome=_outcome(exc))
+    return await _admitted(request, organiser, registration, templating.ngettext(
+        "Walk-in added and checked in: %(name)s, %(num)d seat.",
+        "Walk-in added and checked in: %(name)s, %(num)d seats.", registration["seats"]))
+
+
+# --- the check-in API for door scanners ----------------------------------------------------
+
+def checkin_json(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "name": r["name"], "seats": r["seats"], "status": r["status"],
+            "walk_in": bool(r["walk_in"]), "screening_id": r["screening_id"],
+            "checked_in_at": times.local_iso(r["checked_in_at"], r["timezone"])
+            if r["checked_in_at"] else None,
+            "checked_in_by": r["checked_in_by_label"] or None}
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    data = await json_object(request)
+    if not isinstance(data.get("token"), str):
+        raise ValidationError(fields={"token": _("Send the ticket's token or URL as "
+                                                 "\"token\".")})
+    return data
+
+
+async def api_check_in(request: Request) -> JSONResponse:
+    """POST {"token": token or ticket URL, "screening_id"?: n}: 200 checked in, 409 with
+    the first check-in (or why not), 404 unknown ticket, 403 another country's."""
+    organiser = await accounts.require_organiser(request)
+    data = await _json_body(request)
+    screening_id = data.get("screening_id")
+    if screening_id is not None and (isinstance(screening_id, bool)
+                                     or not isinstance(screening_id, int)):
+        raise ValidationError(fields={"screening_id": _("Send the screening's id as a number.")})
+    try:
+        registration = await door.check_in(request.app.state.db, organiser, data["token"],
+                                           screening_id=screening_id)
+    except (door.AlreadyCheckedIn, door.NotCheckable, door.WrongScreening) as exc:
+        body = {"code": exc.code, "message": _outcome(exc)["message"],
+                "registration": checkin_json(exc.registration)}
+        if isinstance(exc, door.AlreadyCheckedIn):
+            body.update(checked_in_at=body["registration"]["checked_in_at"],
+                        checked_in_by=body["registration"]["checked_in_by"])
+        return JSONResponse({"error": body}, status_code=409)
+    return JSONResponse({"status": "checked_in", "registration": checkin_json(registration)})
+
+
+# --- dashboard, audit trail, outbox --------------------------------------------------------
+
+async def dashboard(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    db = request.app.state.db
+    edition = await queries.edition_by_key(db, request.query_params.get("edition") or None)
+    data = await overview.dashboard(db, organiser, edition["id"],
+                                    country=_text(request.query_params.get("country"), 2))
+    return page(request, organiser, "admin/dashboard.html", {
+        **data, "edition": edition, "editions": await queries.list_editions(db)})
+
+
+async def audit_trail(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request, role="admin")
+    params = request.query_params
+    entity = _text(params.get("entity"), 50)
+    entity_id = _whole(params.get("entity_id"))
+    data = await overview.audit_page(request.app.state.db, entity=entity, entity_id=entity_id,
+                                     before_id=_whole(params.get("before")))
+    return page(request, organiser, "admin/audit.html",
+                {**data, "entity": entity, "entity_id": entity_id,
+                 "paged": params.get("before") is not None})
+
+
+async def outbox(request: Request, *, organiser: dict[str, Any] | None = None,
+                 status_code: int = 200, messages: list[str] | None = None) -> Response:
+    organiser = organiser or await accounts.require_organiser(request)
+    params = request.query_params
+    data = await overview.outbox_messages(request.app.state.db, organiser,
+                                          status=_text(params.get("status"), 10),
+                                          page=_whole(params.get("page")) or 1)
+    return page(request, organiser, "admin/outbox.html", {**data, "messages": messages or []},
+                status_code=status_code)
+
+
+async def outbox_retry(request: Request) -> Response:
+    organiser = await accounts.require_organiser(request)
+    form = await request.form()
+    csrf.check(request, form)
+    try:
+        await overview.retry_message(request.app.state.db, organiser, request.path_params["id"])
+    except Conflict as exc:
+        return await outbox(request, organiser=organiser, status_code=409,
+                            messages=[gettext(exc.message)])
+    target = str(request.app.url_path_for("admin_outbox"))
+    status = _text(form.get("status"), 10)
+    return RedirectResponse(f"{target}?status={status}" if status else target, status_code=303)
+
+
+routes = [
+    Route("/admin/screenings/{id:int}/attendees", attendee_list, name="admin_attendees"),
+    Route("/admin/screenings/{id:int}/attendees.csv", attendee_csv, name="admin_attendees_csv"),
+    Route("/admin/screenings/{id:int}/door", door_page, name="admin_door"),
+    Route("/admin/screenings/{id:int}/door/checkins", door_check_in, methods=["POST"],
+          name="admin_door_checkin"),
+    Route("/admin/screenings/{id:int}/door/walk-ins", door_walk_in, methods=["POST"],
+          name="admin_door_walk_in"),
+    Route("/api/v1/admin/checkins", api_check_in, methods=["POST"], name="api_admin_checkins"),
+    Route("/admin/dashboard", dashboard, name="admin_dashboard"),
+    Route("/admin/audit", audit_trail, name="admin_audit"),
+    Route("/admin/outbox", outbox, name="admin_outbox"),
+    Route("/admin/outbox/{id:int}/retry", outbox_retry, methods=["POST"],
+          name="admin_outbox_retry"),
+]

@@ -1,0 +1,154 @@
+"""Attendees' pages: the registration form's answer, the ticket, its cancellation.
+
+Bad input re-renders the screening's page (422) with a message beside each field and
+the values kept; a closed screening re-renders it with the reason (409). Success
+redirects (303) to the ticket, so reloading never registers twice. An address already
+registered gets its ticket mailed again instead of shown: the form does not reveal a
+stranger's ticket to whoever knows their email. The ticket's token is
+its only key: the page is private (no caching, no indexing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import NoMatchFound, Route
+
+from festival.core.errors import RegistrationClosed, ValidationError, _
+from festival.programme import queries
+from festival.seats import registrations
+from festival.web import csrf, templating
+from festival.web.templating import render
+from festival.web.views import public
+
+ALREADY_REGISTERED = _(
+    "This email address is already registered for this screening. Its ticket link is in "
+    "the email we sent to it (sent again unless it went out a few minutes ago): please "
+    "check that inbox, and its spam folder.")
+
+PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+
+
+def form_seats(value: Any) -> Any:
+    """A form's seats text to a number; anything else is passed on for the domain to
+    refuse (with its friendly message). Short inputs only: int() of a huge digit string
+    is itself an error."""
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text)
+    return value
+
+
+async def screening_page(request: Request, screening_id: int, *, status_code: int,
+                         **extra: Any) -> Response:
+    """The public screening page again, its registration block showing why the form was
+    refused (with the values sent, so nobody types them twice)."""
+    screening = await queries.get_screening(request.app.state.db, screening_id)
+    return await public.render_screening(
+        request, screening, status_code=status_code,
+        booking=registrations.booking_state(screening), **extra)
+
+
+async def register(request: Request) -> Response:
+    screening_id = request.path_params["id"]
+    form = await request.form()
+    csrf.check(request, form)
+    # Text fields only: a file upload in their place counts as empty.
+    values = {key: value if isinstance(value := form.get(key), str) else ""
+              for key in ("name", "email", "seats")}
+    try:
+        registration, created = await registrations.register(
+            request.app.state.db, screening_id, values["name"], values["email"],
+            form_seats(values["seats"]), locale=templating.current_locale(),
+            resend_ticket=True)
+    except ValidationError as exc:
+        return await screening_page(request, screening_id, status_code=422, form=values,
+                                    errors=exc.fields)
+    except RegistrationClosed as exc:
+        return await screening_page(request, screening_id, status_code=409, form=values,
+                                    registration_error=exc.message)
+    if not created:
+        # Whoever typed this address may not own it: the ticket goes to the mailbox only.
+        return await screening_page(request, screening_id, status_code=200, form={},
+                                    registration_notice=ALREADY_REGISTERED)
+    return RedirectResponse(ticket_path(request, registration["token"]), status_code=303)
+
+
+def ticket_path(request: Request, token: str) -> str:
+    return str(request.app.url_path_for("ticket", token=token))
+
+
+def qr_svg(text: str, title: str) -> Markup:
+    """An inline SVG QR code: presentation attributes only (the CSP forbids inline
+    styles); segno escapes the title, and the data itself is drawn, not written."""
+    code = segno.make(text, error="m", micro=False)
+    svg = code.svg_inline(scale=5, border=4, title=title, svgclass="qr-code",
+                          dark="#000", light="#fff")
+    return Markup(svg)  # noqa: S704 (segno's own output, its text escaped)
+
+
+def optional_url(request: Request, name: str, **params: Any) -> str | None:
+    """A link to a route another module serves, or None while it does not exist."""
+    try:
+        return str(request.app.url_path_for(name, **params))
+    except NoMatchFound:
+        return None
+
+
+async def ticket(request: Request) -> Response:
+    registration = await registrations.get_registration(
+        request.app.state.db, request.path_params["token"])
+    screening = registration.pop("screening")
+    token = registration["token"]
+    ticket_url = request.app.state.settings.base_url + ticket_path(request, token)
+    context = {
+        "registration": registration,
+        "screening": screening,
+        "booking": registrations.booking_state(screening),
+        "ticket_url": ticket_url,
+        # The door admits confirmed seats only: a waiting ticket gets its code once promoted.
+        "qr_svg": None if registration["status"] != "confirmed" else qr_svg(
+            ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
+        "screening_ics": optional_url(request, "screening_ics", id=screening["id"]),
+        "ticket_feed": optional_url(request, "feed_ticket", token=token),
+    }
+    return render(request, "public/ticket.html", context, headers=PRIVATE_HEADERS)
+
+
+async def cancel(request: Request) -> Response:
+    token = request.path_params["token"]
+    form = await request.form()
+    csrf.check(request, form)
+    await registrations.cancel(request.app.state.db, token)
+    return RedirectResponse(ticket_path(request, token), status_code=303)
+
+
+async def lost_ticket(request: Request) -> Response:
+    """GET: the form; POST: mails the address its ticket links. The answer is the same
+    whether or not the address registered, so the form tells nobody who did."""
+    context: dict[str, Any] = {"sent": False, "errors": {}, "email": ""}
+    status_code = 200
+    if request.method == "POST":
+        form = await request.form()
+        csrf.check(request, form)
+        email = form.get("email")
+        context["email"] = email if isinstance(email, str) else ""
+        try:
+            await registrations.resend_tickets(request.app.state.db, context["email"])
+            context["sent"] = True
+        except ValidationError as exc:
+            context["errors"], status_code = exc.fields, 422
+    return render(request, "public/lost_ticket.html", context, status_code=status_code,
+                  headers=PRIVATE_HEADERS)
+
+
+routes = [
+    Route("/screenings/{id:int}/register", register, methods=["POST"], name="register"),
+    # Before /tickets/{token}, which would take "lost" for a token.
+    Route("/tickets/lost", lost_ticket, methods=["GET", "POST"], name="lost_ticket"),
+    Route("/tickets/{token}", ticket, name="ticket"),
+    Route("/tickets/{token}/cancel", cancel, methods=["POST"], name="ticket_cancel"),
+]
