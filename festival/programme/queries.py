@@ -123,6 +123,31 @@ async def edition_by_key(db: Database, key: str | None) -> dict[str, Any]:
     return edition
 
 
+async def programme_version(db: Database) -> tuple[int, str]:
+    """(version, changed_at) of the whole programme: a counter that triggers bump on any
+    change to editions, venues, films, guests or screenings (migration 0003), so a cache
+    keyed by it is fresh after a one-row read."""
+    row = await db.fetch_one("SELECT version, changed_at FROM programme_version WHERE id = 1")
+    assert row is not None, "migration 0003_feeds.sql creates the row"
+    return int(row["version"]), row["changed_at"]
+
+
+async def has_country(db: Database, code: str) -> bool:
+    """Whether any venue is in the country with this ISO code."""
+    row = await db.fetch_one("SELECT 1 FROM venues WHERE country = ? LIMIT 1", (code,))
+    return row is not None
+
+
+async def list_cities(db: Database) -> list[str]:
+    """Every city with a venue, sorted."""
+    return sorted(r["city"] for r in await db.fetch_all("SELECT DISTINCT city FROM venues"))
+
+
+async def ping(db: Database) -> None:
+    """Answers when the database does (the health check)."""
+    await db.fetch_one("SELECT 1")
+
+
 async def list_editions(db: Database) -> list[dict[str, Any]]:
     return [dict(r) for r in await db.fetch_all("SELECT * FROM editions ORDER BY starts_on DESC")]
 
@@ -153,6 +178,16 @@ async def list_screenings(
     return screenings
 
 
+async def screenings_with_guests(db: Database, edition_id: int,
+                                 filters: Filters | None = None) -> list[dict[str, Any]]:
+    """As list_screenings, each with its debate guests (for feeds and exports)."""
+    screenings = await list_screenings(db, edition_id, filters)
+    guests = await guests_by_screening(db, [s["id"] for s in screenings])
+    for s in screenings:
+        s["guests"] = guests[s["id"]]
+    return screenings
+
+
 class ScreeningCache:
     """The public screenings of each edition, kept in this process between requests.
 
@@ -170,8 +205,7 @@ class ScreeningCache:
         """The edition's public screenings in start order (shared: do not change them);
         their seat counts may be stale."""
         # The version first: a change landing in between rebuilds once more, never less.
-        row = await db.fetch_one("SELECT version FROM programme_version WHERE id = 1")
-        version = row[0] if row else None
+        version, _changed_at = await programme_version(db)
         entry = self._entries.get(edition_id)
         if entry is None or entry[0] != version:
             entry = (version, await list_screenings(db, edition_id))

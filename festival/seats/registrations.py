@@ -424,6 +424,27 @@ async def get_registration(db: Database, token: str) -> dict[str, Any]:
     return registration
 
 
+async def attendee_tickets(
+    db: Database, token: str
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], str]:
+    """(registration, screening) pairs of the token's attendee, and their latest change;
+    NotFound for an unknown token. Screenings since turned draft are left out."""
+    row = await db.fetch_one("SELECT email_key FROM registrations WHERE token = ?", (token,))
+    if row is None:
+        raise NotFound(_("There is no such registration."))
+    rows = await db.fetch_all(
+        "SELECT id, screening_id, token, status, seats, changes, updated_at"
+        " FROM registrations WHERE email_key = ? ORDER BY id", (row["email_key"],))
+    tickets = []
+    for registration in rows:
+        try:
+            screening = await queries.get_screening(db, registration["screening_id"])
+        except NotFound:
+            continue
+        tickets.append((dict(registration), screening))
+    return tickets, max(r["updated_at"] for r in rows)
+
+
 async def waitlist_position(conn: aiosqlite.Connection, registration_id: int) -> int | None:
     """The 1-based place among the screening's waiting registrations; None unless waiting."""
     registration = await _load(conn, "r.id = ?", registration_id)

@@ -128,7 +128,7 @@ async def cancel_registration(request: Request) -> JSONResponse:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    await request.app.state.db.fetch_one("SELECT 1")
+    await queries.ping(request.app.state.db)
     return JSONResponse({"status": "ok"})
 
 

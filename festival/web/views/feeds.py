@@ -32,8 +32,8 @@ from starlette.routing import Route
 from festival.calendar import ics
 from festival.core import times
 from festival.core.errors import NotFound, _
-from festival.core.store import Database
 from festival.programme import queries
+from festival.seats import registrations
 from festival.web.templating import render
 
 MEDIA_TYPE = "text/calendar"  # Starlette adds "; charset=utf-8"
@@ -53,7 +53,7 @@ class Feed:
     filename: str
 
 
-Builder = Callable[[Database], Awaitable[tuple[str, str, list[dict[str, Any]]]]]
+Builder = Callable[[Any], Awaitable[tuple[str, str, list[dict[str, Any]]]]]
 
 
 class FeedCache:
@@ -106,17 +106,11 @@ def feed_cache(app: Starlette) -> FeedCache:
     return cache
 
 
-async def programme_version(db: Database) -> tuple[int, str]:
-    row = await db.fetch_one("SELECT version, changed_at FROM programme_version WHERE id = 1")
-    assert row is not None, "migration 0003_feeds.sql creates the row"
-    return int(row["version"]), row["changed_at"]
-
-
 # --- serving -----------------------------------------------------------------------------
 
 async def serve_cached(request: Request, key: tuple[Any, ...], build: Builder) -> Response:
     """The feed named by `key`, from the cache while the programme is unchanged."""
-    version, changed_at = await programme_version(request.app.state.db)
+    version, changed_at = await queries.programme_version(request.app.state.db)
     feed = await feed_cache(request.app).get_or_build(
         key, version, lambda: _build(request, build, version, changed_at))
     return respond(request, feed, PUBLIC_CACHE)
@@ -174,13 +168,9 @@ def organiser(request: Request) -> tuple[str, str]:
 
 # --- the feeds ---------------------------------------------------------------------------
 
-async def _screenings(db: Database, edition: dict[str, Any],
+async def _screenings(db: Any, edition: dict[str, Any],
                       filters: queries.Filters | None = None) -> list[dict[str, Any]]:
-    screenings = await queries.list_screenings(db, edition["id"], filters)
-    guests = await queries.guests_by_screening(db, [s["id"] for s in screenings])
-    for s in screenings:
-        s["guests"] = guests[s["id"]]
-    return screenings
+    return await queries.screenings_with_guests(db, edition["id"], filters)
 
 
 def _edition_key(request: Request) -> str | None:
@@ -190,7 +180,7 @@ def _edition_key(request: Request) -> str | None:
 async def festival_feed(request: Request) -> Response:
     key = _edition_key(request)
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         edition = await queries.edition_by_key(db, key)
         return edition["name"], f"festival-{edition['key']}.ics", await _screenings(db, edition)
 
@@ -200,7 +190,7 @@ async def festival_feed(request: Request) -> Response:
 async def venue_feed(request: Request) -> Response:
     venue_id, key = request.path_params["id"], _edition_key(request)
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         venue = await queries.get_venue(db, venue_id)
         edition = await queries.edition_by_key(db, key)
         screenings = await _screenings(db, edition, queries.Filters(venue_id=venue_id))
@@ -215,8 +205,8 @@ async def country_feed(request: Request) -> Response:
     if not re.fullmatch(r"[A-Z]{2}", code):
         raise NotFound(_("There is no such country in the programme."))
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
-        if await db.fetch_one("SELECT 1 FROM venues WHERE country = ? LIMIT 1", (code,)) is None:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
+        if not await queries.has_country(db, code):
             raise NotFound(_("There is no such country in the programme."))
         edition = await queries.edition_by_key(db, key)
         screenings = await _screenings(db, edition, queries.Filters(country=code))
@@ -229,9 +219,9 @@ async def country_feed(request: Request) -> Response:
 async def city_feed(request: Request) -> Response:
     slug, key = city_slug(request.path_params["city"]), _edition_key(request)
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
-        cities = [r["city"] for r in await db.fetch_all("SELECT DISTINCT city FROM venues")]
-        city = next((c for c in sorted(cities) if city_slug(c) == slug), None)
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
+        cities = await queries.list_cities(db)
+        city = next((c for c in cities if city_slug(c) == slug), None)
         if city is None:
             raise NotFound(_("There is no such city in the programme."))
         edition = await queries.edition_by_key(db, key)
@@ -244,7 +234,7 @@ async def city_feed(request: Request) -> Response:
 async def guest_feed(request: Request) -> Response:
     guest_id, key = request.path_params["id"], _edition_key(request)
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         guest = await queries.get_guest(db, guest_id, public=True)  # listed guests only
         edition = await queries.edition_by_key(db, key)
         screenings = await _screenings(db, edition, queries.Filters(guest_id=guest_id))
@@ -256,7 +246,7 @@ async def guest_feed(request: Request) -> Response:
 async def film_feed(request: Request) -> Response:
     film_id, key = request.path_params["id"], _edition_key(request)
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         film = await queries.get_film(db, film_id)
         edition = await queries.edition_by_key(db, key)
         screenings = await _screenings(db, edition, queries.Filters(film_id=film_id))
@@ -269,7 +259,7 @@ async def screening_feed(request: Request) -> Response:
     """One screening, for "add to calendar"."""
     screening_id = request.path_params["id"]
 
-    async def build(db: Database) -> tuple[str, str, list[dict[str, Any]]]:
+    async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         screening = await queries.get_screening(db, screening_id, public=True)
         return screening["title"], f"screening-{screening_id}.ics", [screening]
 
@@ -279,38 +269,16 @@ async def screening_feed(request: Request) -> Response:
 async def ticket_feed(request: Request) -> Response:
     """An attendee's own registrations (all with the e-mail of this token's), with
     their status in each event. Private: the token is the only key."""
-    db: Database = request.app.state.db
-    tickets, stamp = await attendee_tickets(db, request.path_params["token"])
+    db: Any = request.app.state.db
+    tickets, stamp = await registrations.attendee_tickets(db, request.path_params["token"])
     organiser_name, organiser_email = organiser(request)
     body = ics.ticket_feed(
         tickets, name=_("Global Migration Film Festival – my registrations"),
         base_url=request.app.state.settings.base_url,
         organiser_email=organiser_email, organiser_name=organiser_name)
-    _version, changed_at = await programme_version(db)
+    _version, changed_at = await queries.programme_version(db)
     feed = Feed(0, body, ics.etag(body), http_date(max(stamp, changed_at)), "tickets.ics")
     return respond(request, feed, PRIVATE_CACHE)
-
-
-async def attendee_tickets(
-    db: Database, token: str
-) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], str]:
-    """(registration, screening) pairs of the token's attendee, and their latest change;
-    NotFound for an unknown token. Screenings since turned draft are left out."""
-    row = await db.fetch_one("SELECT email_key FROM registrations WHERE token = ?", (token,))
-    if row is None:
-        raise NotFound(_("There is no such registration."))
-    rows = await db.fetch_all(
-        "SELECT id, screening_id, token, status, seats, changes, updated_at"
-        " FROM registrations"
-        " WHERE email_key = ? ORDER BY id", (row["email_key"],))
-    tickets = []
-    for registration in rows:
-        try:
-            screening = await queries.get_screening(db, registration["screening_id"])
-        except NotFound:
-            continue
-        tickets.append((dict(registration), screening))
-    return tickets, max(r["updated_at"] for r in rows)
 
 
 # --- the subscribe page ------------------------------------------------------------------
@@ -330,7 +298,7 @@ def feed_urls(request: Request, name: str, **params: Any) -> dict[str, str]:
 
 
 async def subscribe(request: Request) -> Response:
-    db: Database = request.app.state.db
+    db: Any = request.app.state.db
     edition = await queries.edition_by_key(db, _edition_key(request))
     screenings = await queries.list_screenings(db, edition["id"])
     venues = {s["venue_id"]: s for s in screenings}
@@ -360,4 +328,4 @@ routes = [
     Route("/subscribe", subscribe, name="subscribe"),
 ]
 
-__all__ = ["FeedCache", "city_slug", "feed_urls", "programme_version", "routes"]
+__all__ = ["FeedCache", "city_slug", "feed_urls", "routes"]
