@@ -267,6 +267,9 @@ async def test_check_in_api_answers_200_then_409_with_when(app: Any, sign_in: An
 async def test_check_in_api_needs_a_json_body(sign_in: Any, hague: int) -> None:
     nl = await sign_in("nl@example.org")
     form = await nl.post("/api/v1/admin/checkins", data={"token": "x" * 32})
+    assert form.status_code == 403  # a form could come from another site
+    token = csrf_of((await nl.get("/admin/")).text)
+    form = await nl.post("/api/v1/admin/checkins", data={"token": "x" * 32, "csrf_token": token})
     assert form.status_code == 422
     assert (await nl.post("/api/v1/admin/checkins", json=["x"])).status_code == 422
 

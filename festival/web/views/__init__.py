@@ -1,4 +1,5 @@
-"""Views: parse the request, call one domain function, render. One module per audience."""
+"""Views: parse the request, call one domain function, render. One module per audience;
+this module holds what several of them share."""
 
 import json
 from typing import Any
@@ -7,6 +8,10 @@ from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 
 from festival.core.errors import ValidationError, _
+
+# Pages and answers that hold personal data or a secret: never stored by a shared cache,
+# never indexed.
+PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 
 
 class BoundedIntegerConvertor(IntegerConvertor):

@@ -1,8 +1,8 @@
 """Organiser pages under /admin/ and the admin JSON API under /api/v1/admin.
 
-Every handler starts with `accounts.require_organiser` (checked on the server for every
-request, page or API) and every form with `csrf.check`; the rules live in
-festival.admin (screenings) and festival.catalogue (venues, films, guests). Pages follow
+Who may call each route is declared in festival.web.routes (signed-in organisers;
+CSRF for every form); handlers read the organiser with `signed_in`. The rules live in
+festival.programme.screenings and festival.programme.catalogue. Pages follow
 post/redirect/get: a saved form redirects with `?done=<what>`, shown as a notice on the
 next page; a refused one is shown again with the entered values and the error beside
 each field (status 422)."""
@@ -22,11 +22,10 @@ from festival.core import times
 from festival.core.errors import ValidationError, _
 from festival.organisers import accounts
 from festival.programme import catalogue, queries, screenings
-from festival.web import csrf
+from festival.web.guards import signed_in
 from festival.web.templating import gettext, render
-from festival.web.views import json_object, paged, whole_number
+from festival.web.views import PRIVATE_HEADERS, json_object, paged, whole_number
 
-PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
 NUMBERS = {"capacity", "runtime_minutes", "year", "max_seats", "film_id", "venue_id"}
 FLAGS = {"step_free", "listed", "sign_interpretation", "captioned_debate",
          "confirm_guest_clash"}
@@ -65,7 +64,7 @@ def page(request: Request, organiser: dict[str, Any], template: str,
     messages = [gettext(DONE[done])] if done in DONE else []
     return render(request, template, {"organiser": organiser, "messages": messages,
                                       **(context or {})},
-                  status_code=status_code, headers=PRIVATE)
+                  status_code=status_code, headers=PRIVATE_HEADERS)
 
 
 def redirect(request: Request, name: str, done: str, **params: Any) -> Response:
@@ -104,12 +103,6 @@ def form_values(form: FormData) -> dict[str, Any]:
     return values
 
 
-async def read_form(request: Request) -> FormData:
-    form = await request.form()
-    csrf.check(request, form)
-    return form
-
-
 # --- signing in and out ----------------------------------------------------------------------
 
 async def login(request: Request) -> Response:
@@ -119,8 +112,8 @@ async def login(request: Request) -> Response:
         if await accounts.current_organiser(request) is not None:
             return RedirectResponse(target, 303)
         return render(request, "admin/login.html", {"next": target, "email": "", "error": ""},
-                      headers=PRIVATE)
-    form = await read_form(request)
+                      headers=PRIVATE_HEADERS)
+    form = await request.form()
     target = safe_next(str(form.get("next", "")), home_path)
     email = str(form.get("email", ""))[:254]
     try:
@@ -130,7 +123,7 @@ async def login(request: Request) -> Response:
     except accounts.SignInFailed as exc:
         return render(request, "admin/login.html",
                       {"next": target, "email": email, "error": gettext(exc.message)},
-                      status_code=exc.status, headers=PRIVATE)
+                      status_code=exc.status, headers=PRIVATE_HEADERS)
     # A new session for every sign-in: a session id planted before it is worthless.
     await accounts.sign_out(request.app.state.db, accounts.session_token(request))
     response = RedirectResponse(target, 303)
@@ -139,7 +132,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await read_form(request)
+    await request.form()
     await accounts.sign_out(request.app.state.db, accounts.session_token(request))
     response = RedirectResponse(request.app.url_path_for("admin_login"), 303)
     accounts.clear_session_cookie(request, response)
@@ -157,7 +150,7 @@ LIST_PAGE = 200  # screenings per page of the full list (an admin may see 5,000)
 
 
 async def home(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     edition = await _edition(request)
     upcoming = [] if edition is None else await screenings.list_screenings(
         request.app.state.db, organiser, edition["id"], upcoming=True)
@@ -167,7 +160,7 @@ async def home(request: Request) -> Response:
 
 
 async def screening_list(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     edition = await _edition(request)
     query = request.query_params
     wanted = query.get("status", "")
@@ -196,10 +189,10 @@ async def _choices(request: Request, organiser: dict[str, Any]) -> dict[str, Any
 
 
 async def screening_new(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     values: dict[str, Any] = {"max_seats": 4, "guest_ids": []}
     if request.method == "POST":
-        form = await read_form(request)
+        form = await request.form()
         try:
             saved = await screenings.create_screening(
                 request.app.state.db, organiser, form_input(form, SCREENING_FORM),
@@ -223,7 +216,7 @@ def _screening_values(s: dict[str, Any]) -> dict[str, Any]:
 
 
 async def screening_edit(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     db = request.app.state.db
     screening_id = request.path_params["id"]
     screening = await screenings.get_screening(db, organiser, screening_id)
@@ -231,7 +224,7 @@ async def screening_edit(request: Request) -> Response:
         return page(request, organiser, "admin/screening_form.html",
                     {"screening": screening, "values": _screening_values(screening),
                      "errors": {}, **await _choices(request, organiser)})
-    form = await read_form(request)
+    form = await request.form()
     try:
         saved = await screenings.update_screening(
             db, organiser, screening_id, form_input(form, SCREENING_FORM),
@@ -247,8 +240,8 @@ async def screening_edit(request: Request) -> Response:
 
 async def screening_status(request: Request) -> Response:
     """Publish, cancel, reinstate or unpublish: one button each on the screening's page."""
-    organiser = await accounts.require_organiser(request)
-    form = await read_form(request)
+    organiser = signed_in(request)
+    form = await request.form()
     screening_id = request.path_params["id"]
     wanted = form.get("status")
     try:
@@ -273,12 +266,12 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
     names = list(catalogue.KINDS[kind].fields)
 
     async def listing(request: Request) -> Response:
-        organiser = await accounts.require_organiser(request)
+        organiser = signed_in(request)
         rows = await catalogue.list_rows(request.app.state.db, organiser, kind)
         return page(request, organiser, f"admin/{plural}.html", {"rows": rows})
 
     async def form_page(request: Request) -> Response:
-        organiser = await accounts.require_organiser(request)
+        organiser = signed_in(request)
         db = request.app.state.db
         row_id = request.path_params.get("id")
         row = None if row_id is None else await catalogue.get_row(db, organiser, kind, row_id)
@@ -286,7 +279,7 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
             values = dict(row) if row else {"listed": True, "country": organiser["country"]}
             return page(request, organiser, f"admin/{kind}_form.html",
                         {"row": row, "values": values, "errors": {}})
-        form = await read_form(request)
+        form = await request.form()
         try:
             saved = await catalogue.save_row(db, organiser, kind, row_id, form_input(form, names))
         except ValidationError as exc:
@@ -327,11 +320,11 @@ def screening_json(s: dict[str, Any]) -> dict[str, Any]:
 async def _screening_response(request: Request, organiser: dict[str, Any], screening_id: int,
                               status_code: int = 200) -> JSONResponse:
     screening = await screenings.get_screening(request.app.state.db, organiser, screening_id)
-    return JSONResponse(screening_json(screening), status_code=status_code, headers=PRIVATE)
+    return JSONResponse(screening_json(screening), status_code=status_code, headers=PRIVATE_HEADERS)
 
 
 async def api_screenings(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     if request.method == "POST":
         data = await json_object(request)
         saved = await screenings.create_screening(
@@ -345,11 +338,11 @@ async def api_screenings(request: Request) -> Response:
                                                  public=False)
     for s in rows:
         s["guest_ids"] = [g["id"] for g in guests.get(s["id"], [])]
-    return JSONResponse([screening_json(s) for s in rows], headers=PRIVATE)
+    return JSONResponse([screening_json(s) for s in rows], headers=PRIVATE_HEADERS)
 
 
 async def api_screening(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     screening_id = request.path_params["id"]
     if request.method == "PATCH":
         data = await json_object(request)
@@ -362,6 +355,9 @@ async def api_screening(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/admin/login", login, methods=["GET", "POST"], name="admin_login"),
     Route("/admin/logout", logout, methods=["POST"], name="admin_logout"),
+]
+
+organiser_routes: list[BaseRoute] = [
     Route("/admin/", home, name="admin_home"),
     Route("/admin/screenings", screening_list, name="admin_screenings"),
     Route("/admin/screenings/new", screening_new, methods=["GET", "POST"],

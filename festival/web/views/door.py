@@ -1,10 +1,9 @@
-"""Organiser pages for the door and the overview: attendee list and CSV, the door
-(search, check-in, walk-ins), the check-in API for scanners, the dashboard, the audit
-trail and the outbox.
+"""Organiser pages for the door: attendee list and CSV, the door (search, check-in,
+walk-ins) and the check-in API for scanners.
 
-Every view asks accounts.require_organiser first; the domain (festival.door for the door,
-festival.overview for the dashboard, audit trail and outbox) checks the organiser's
-country for each screening, registration and message it touches. Refusals
+Only signed-in organisers reach these routes (declared in festival.web.routes); the
+domain (festival.seats.door) checks the organiser's country for each screening and
+registration it touches. Refusals
 at the door (already checked in, waitlisted, another screening, full) are part of the
 job, not errors: the door page shows them in place, with the status code that fits."""
 
@@ -17,20 +16,16 @@ from typing import Any
 from babel import Locale
 from babel.numbers import format_percent
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
-from festival.organisers import accounts, overview
-from festival.programme import queries
 from festival.seats import door
-from festival.web import csrf, templating
+from festival.web import templating
+from festival.web.guards import signed_in
 from festival.web.templating import gettext, render
-from festival.web.views import json_object, whole_number
-
-PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
-
+from festival.web.views import PRIVATE_HEADERS, json_object, whole_number
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -82,13 +77,13 @@ def checked_in_sentence(r: dict[str, Any]) -> str:
 # --- attendee list and CSV -----------------------------------------------------------------
 
 async def attendee_list(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     data = await door.attendees(request.app.state.db, organiser, request.path_params["id"])
     return page(request, organiser, "admin/door/attendees.html", data)
 
 
 async def attendee_csv(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     data = await door.attendees(request.app.state.db, organiser, request.path_params["id"])
     body = door.attendees_csv(data["confirmed"] + data["waitlist"] + data["cancelled"])
     filename = door.csv_filename(data["screening"])
@@ -102,7 +97,7 @@ async def door_page(request: Request, *, organiser: dict[str, Any] | None = None
                     status_code: int = 200, **extra: Any) -> Response:
     """The door: counts, the ticket field, search results, the walk-in form. POST views
     show it again with `outcome` (what happened to a ticket) or walk-in `errors`."""
-    organiser = organiser or await accounts.require_organiser(request)
+    organiser = organiser or signed_in(request)
     db = request.app.state.db
     screening_id = request.path_params["id"]
     data = await door.attendees(db, organiser, screening_id)
@@ -130,9 +125,8 @@ def _outcome(exc: Conflict | NotFound) -> dict[str, Any]:
 
 
 async def door_check_in(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     form = await request.form()
-    csrf.check(request, form)
     db = request.app.state.db
     screening_id = request.path_params["id"]
     await door.managed_screening(db, organiser, screening_id)  # 403 before anything else
@@ -157,9 +151,8 @@ async def _admitted(request: Request, organiser: dict[str, Any], registration: d
 
 
 async def door_walk_in(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     form = await request.form()
-    csrf.check(request, form)
     values = {k: _text(form.get(k), 300) for k in ("name", "email", "seats")}
     try:
         registration = await door.add_walk_in(
@@ -203,7 +196,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
 async def api_check_in(request: Request) -> JSONResponse:
     """POST {"token": token or ticket URL, "screening_id"?: n}: 200 checked in, 409 with
     the first check-in (or why not), 404 unknown ticket, 403 another country's."""
-    organiser = await accounts.require_organiser(request)
+    organiser = signed_in(request)
     data = await _json_body(request)
     screening_id = data.get("screening_id")
     if screening_id is not None and (isinstance(screening_id, bool)
@@ -222,55 +215,6 @@ async def api_check_in(request: Request) -> JSONResponse:
     return JSONResponse({"status": "checked_in", "registration": checkin_json(registration)})
 
 
-# --- dashboard, audit trail, outbox --------------------------------------------------------
-
-async def dashboard(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
-    db = request.app.state.db
-    edition = await queries.edition_by_key(db, request.query_params.get("edition") or None)
-    data = await overview.dashboard(db, organiser, edition["id"],
-                                    country=_text(request.query_params.get("country"), 2))
-    return page(request, organiser, "admin/dashboard.html", {
-        **data, "edition": edition, "editions": await queries.list_editions(db)})
-
-
-async def audit_trail(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request, role="admin")
-    params = request.query_params
-    entity = _text(params.get("entity"), 50)
-    entity_id = _whole(params.get("entity_id"))
-    data = await overview.audit_page(request.app.state.db, entity=entity, entity_id=entity_id,
-                                     before_id=_whole(params.get("before")))
-    return page(request, organiser, "admin/audit.html",
-                {**data, "entity": entity, "entity_id": entity_id,
-                 "paged": params.get("before") is not None})
-
-
-async def outbox(request: Request, *, organiser: dict[str, Any] | None = None,
-                 status_code: int = 200, messages: list[str] | None = None) -> Response:
-    organiser = organiser or await accounts.require_organiser(request)
-    params = request.query_params
-    data = await overview.outbox_messages(request.app.state.db, organiser,
-                                          status=_text(params.get("status"), 10),
-                                          page=_whole(params.get("page")) or 1)
-    return page(request, organiser, "admin/outbox.html", {**data, "messages": messages or []},
-                status_code=status_code)
-
-
-async def outbox_retry(request: Request) -> Response:
-    organiser = await accounts.require_organiser(request)
-    form = await request.form()
-    csrf.check(request, form)
-    try:
-        await overview.retry_message(request.app.state.db, organiser, request.path_params["id"])
-    except Conflict as exc:
-        return await outbox(request, organiser=organiser, status_code=409,
-                            messages=[gettext(exc.message)])
-    target = str(request.app.url_path_for("admin_outbox"))
-    status = _text(form.get("status"), 10)
-    return RedirectResponse(f"{target}?status={status}" if status else target, status_code=303)
-
-
 routes = [
     Route("/admin/screenings/{id:int}/attendees", attendee_list, name="admin_attendees"),
     Route("/admin/screenings/{id:int}/attendees.csv", attendee_csv, name="admin_attendees_csv"),
@@ -280,9 +224,4 @@ routes = [
     Route("/admin/screenings/{id:int}/door/walk-ins", door_walk_in, methods=["POST"],
           name="admin_door_walk_in"),
     Route("/api/v1/admin/checkins", api_check_in, methods=["POST"], name="api_admin_checkins"),
-    Route("/admin/dashboard", dashboard, name="admin_dashboard"),
-    Route("/admin/audit", audit_trail, name="admin_audit"),
-    Route("/admin/outbox", outbox, name="admin_outbox"),
-    Route("/admin/outbox/{id:int}/retry", outbox_retry, methods=["POST"],
-          name="admin_outbox_retry"),
 ]
