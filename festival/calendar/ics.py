@@ -31,7 +31,7 @@ from icalendar import Timezone
 
 from festival.core import times
 from festival.core.errors import _
-from festival.programme.queries import UNLISTED_GUEST_NAME
+from festival.core.guests import UNLISTED_GUEST_NAME
 
 PRODID = "-//IOM//festival//EN"
 REFRESH = "PT1H"  # REFRESH-INTERVAL and X-PUBLISHED-TTL

@@ -22,6 +22,14 @@ def now_text() -> str:
     return utc_text(utc_now())
 
 
+def moment(now: datetime | str | None = None) -> str:
+    """The UTC text of `now`, or of this moment when None: domain functions take an
+    optional `now` so tests can say when things happen."""
+    if now is None:
+        return now_text()
+    return now if isinstance(now, str) else utc_text(now)
+
+
 def parse_utc(text: str) -> datetime:
     # fromisoformat reads the trailing 'Z' (3.11+) and is many times faster than strptime,
     # which matters when a feed or page reads thousands of screenings.

@@ -1,7 +1,8 @@
 """The sender: delivers the outbox over SMTP, with retries and backoff.
 
-Messages are composed by festival.mail; this module claims due rows, sends each one and
-records what happened. Organisers list and retry messages through festival.overview.
+Messages are composed by festival.mail.compose, from the facts festival.mail.outbox
+reads; this module claims due rows, sends each one and records what happened.
+Organisers list and retry messages through festival.organisers.overview.
 
 Choices a reader might question:
 - One SMTP connection per message: a refused recipient or a dropped connection then
@@ -35,7 +36,7 @@ import aiosmtplib
 from festival.core import times
 from festival.core.settings import Settings
 from festival.core.store import Database, execute, fetch_all, fetch_value
-from festival.mail.compose import build_message, subject_of
+from festival.mail import compose, outbox
 
 log = logging.getLogger("festival.mail")
 
@@ -60,10 +61,13 @@ async def render_pending(db: Database, settings: Settings, row: Mapping[str, Any
         stored = await fetch_value(conn, "SELECT message FROM outbox WHERE id = ?", (row["id"],))
         if stored is not None:
             return bytes(stored)
-        message = await build_message(conn, settings, row["kind"], row["registration_id"],
-                                      row["message_id"], date=row["created_at"])
+        facts = await outbox.read_facts(conn, kind=row["kind"],
+                                        registration_id=row["registration_id"],
+                                        message_id=row["message_id"],
+                                        queued_at=row["created_at"])
+        message = compose.render(facts, settings)
         await execute(conn, "UPDATE outbox SET message = ?, subject = ? WHERE id = ?",
-                      (message, subject_of(message), row["id"]))
+                      (message, compose.subject_of(message), row["id"]))
     return message
 
 

@@ -26,7 +26,6 @@ import asyncio
 import functools
 import hashlib
 import logging
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -47,12 +46,12 @@ from festival.core.errors import (
 )
 from festival.core.settings import Settings
 from festival.core.store import Database, execute, fetch_one, fetch_value
+from festival.core.text import clean_email, email_key
 from festival.programme.fields import is_country
 
 log = logging.getLogger("festival.auth")
 
 ROLES = ("admin", "organiser")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything; this only bounds the work per attempt
 
@@ -119,8 +118,9 @@ def check_organiser(email: str, password: str, role: str, country: str | None
                     ) -> tuple[str, str | None]:
     """The normalised email and country; ValidationError naming every bad field."""
     errors: dict[str, str] = {}
-    email = email.strip().lower()
-    if not EMAIL.fullmatch(email) or len(email) > 254:
+    email, problem = clean_email(email)
+    email = email_key(email)
+    if problem:
         errors["email"] = _("Please enter an email address like name@example.org.")
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         errors["password"] = _("The password needs at least 8 characters.")

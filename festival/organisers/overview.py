@@ -27,10 +27,6 @@ OUTBOX_PAGE_SIZE = 100
 DASHBOARD_SCREENINGS_MAX = 300  # above this an admin picks a country to list screenings
 
 
-def _moment(now: datetime | None) -> str:
-    return times.utc_text(now) if now else times.now_text()
-
-
 # --- dashboard -----------------------------------------------------------------------------
 
 DASHBOARD_SELECT = """
@@ -92,7 +88,7 @@ async def dashboard(db: Database, organiser: dict[str, Any], edition_id: int, *,
     """Per country and per screening of an edition: seats, confirmed, fill rate, waitlist,
     check-in and no-show rates. Organisers see their own country only; admins every one,
     with the screenings of one `country` or, for a small edition, of all."""
-    moment = _moment(now)
+    moment = times.moment(now)
     screenings = []
     for row in await db.fetch_all(DASHBOARD_SELECT, (edition_id,)):
         if not accounts.may_manage(organiser, row["country"]):
@@ -183,7 +179,7 @@ async def retry(db: Database, outbox_id: int, *, now: datetime | None = None) ->
                            else _("This message is being sent right now."))
         await execute(conn, """UPDATE outbox SET status = 'pending', attempts = 0,
                                next_attempt_at = ?, claimed_until = NULL WHERE id = ?""",
-                      (_moment(now), outbox_id))
+                      (times.moment(now), outbox_id))
 
 
 async def outbox_messages(db: Database, organiser: dict[str, Any], *, status: str = "",

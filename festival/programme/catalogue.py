@@ -23,29 +23,31 @@ Also here, because festival.admin shares them: `Saved`, `refused`, `slugify`,
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from festival.core import times
-from festival.core.errors import Forbidden, NotFound, ValidationError
+from festival.core.errors import Forbidden, NotFound, _
+from festival.core.i18n import gettext, translated
 from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.text import slugify
 from festival.organisers import accounts, audit
 from festival.programme.fields import Field, check_object
 from festival.programme.file import FILM, GUEST, VENUE
-from festival.programme.loader import (
+from festival.programme.writes import (
     FILM_COLUMNS,
     GUEST_COLUMNS,
     VENUE_COLUMNS,
+    Saved,
     bump_dependants,
+    refused,
     row_insert,
     row_update,
     seen_by_attendees,
+    unique_key,
 )
-from festival.web.templating import gettext
 
 Organiser = dict[str, Any]
 
@@ -84,49 +86,6 @@ USAGE = {  # kind -> (the query of (row id, country, screenings), its row id col
 }
 
 
-@dataclass
-class Saved:
-    """What a change did: the row's id, the audit action, who was told, who promoted."""
-
-    id: int
-    action: str
-    notified: int = 0
-    promoted: list[int] = field(default_factory=list)
-
-
-def _(message: str, **values: Any) -> str:
-    """Translated now (the reader's language) because the text carries numbers."""
-    return gettext(message) % values if values else gettext(message)
-
-
-def refused(errors: dict[str, str]) -> ValidationError:
-    """The error for a form or API body; the file checks' terse 'required' reads better
-    beside a form field as a sentence."""
-    return ValidationError(fields={k: _("Please fill this in.") if v == "required" else v
-                                   for k, v in errors.items()})
-
-
-def slugify(value: str, fallback: str) -> str:
-    """'Cineteca, Sala 3' -> 'cineteca-sala-3': a key that fits the programme file."""
-    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:60].strip("-")
-    return slug or fallback
-
-
-async def unique_key(conn: aiosqlite.Connection, table: str, base: str,
-                     edition_id: int | None = None) -> str:
-    """`base`, or `base-2`, `base-3`, ...: the first not taken (within the edition)."""
-    where = " AND edition_id = ?" if edition_id is not None else ""
-    extra = (edition_id,) if edition_id is not None else ()
-    rows = await fetch_all(conn, f"SELECT key FROM {table} WHERE (key = ? OR key LIKE ?)"
-                           + where, (base, base + "-%", *extra))
-    taken = {r["key"] for r in rows}
-    n = 1
-    while (key := base if n == 1 else f"{base}-{n}") in taken:
-        n += 1
-    return key
-
-
 # --- who may see and change what --------------------------------------------------------------
 
 def may_edit_shared(organiser: Organiser, countries: set[str]) -> bool:
@@ -156,8 +115,8 @@ async def _require_may_change(conn: aiosqlite.Connection, organiser: Organiser, 
     if not kind.shared:
         accounts.require_country(organiser, row["country"])
     elif not may_edit_shared(organiser, await countries_using(conn, kind.name, row["id"])):
-        raise Forbidden(_("Screenings in other countries use this %(kind)s: only an "
-                           "administrator may change it.", kind=gettext(kind.name)))
+        raise Forbidden(translated(_("Screenings in other countries use this %(kind)s: only an "
+                           "administrator may change it."), kind=gettext(kind.name)))
 
 
 def may_see(organiser: Organiser, kind: str, row: dict[str, Any], countries: set[str]
@@ -205,7 +164,7 @@ async def _find(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind, ro
                 ) -> dict[str, Any]:
     row = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
     if row is None:
-        raise NotFound(_("There is no such %(kind)s.", kind=gettext(kind.name)))
+        raise NotFound(translated(_("There is no such %(kind)s."), kind=gettext(kind.name)))
     await _require_may_change(conn, organiser, kind, dict(row))
     return dict(row)
 
@@ -264,12 +223,14 @@ async def _check_venue_change(conn: aiosqlite.Connection, before: dict[str, Any]
     count = await fetch_value(conn, "SELECT COUNT(*) FROM screenings WHERE venue_id = ?",
                               (before["id"],))
     if values.get("timezone") not in (None, before["timezone"]) and count:
-        errors["timezone"] = _("%(n)d screenings here were scheduled in %(zone)s: move them "
-                                "to another venue before changing its time zone.",
+        errors["timezone"] = translated(
+            _("%(n)d screenings here were scheduled in %(zone)s: move them "
+                                "to another venue before changing its time zone."),
                                 n=count, zone=before["timezone"])
     largest = await fetch_value(conn, f"SELECT MAX(capacity) FROM screenings WHERE {live}",
                                 (before["id"],))
     if largest is not None and values.get("capacity") is not None \
             and values["capacity"] < largest:
-        errors["capacity"] = _("A screening here has %(n)d seats: lower its capacity first "
-                                "(this venue cannot hold fewer than %(n)d).", n=largest)
+        errors["capacity"] = translated(
+            _("A screening here has %(n)d seats: lower its capacity first "
+                                "(this venue cannot hold fewer than %(n)d)."), n=largest)

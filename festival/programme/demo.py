@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 import random
-import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from festival.core.text import slugify
 
 DAYS = 14  # 5 to 18 December
 SLOTS = (12 * 60, 15 * 60, 18 * 60, 21 * 60)  # minutes after midnight, local time
@@ -63,12 +64,6 @@ def generate(screenings: int = 300, seed: int = 1, today: date | None = None) ->
     }
 
 
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    cleaned = "".join(c if c.isalnum() else "-" for c in ascii_text.lower())
-    return "-".join(part for part in cleaned.split("-") if part)
-
-
 def _pick_slots(rng: random.Random, venues: int, wanted: int) -> list[tuple[int, int, int]]:
     """`wanted` distinct (venue, day, slot) triples, in programme order."""
     per_venue = DAYS * len(SLOTS)
@@ -81,7 +76,7 @@ def _venue(city: dict[str, Any], hall: int, seed: int) -> dict[str, Any]:
     base = city["venues"][hall % len(city["venues"])]
     number = hall // len(city["venues"]) + 1
     name = base if number == 1 else f"{base}, Hall {number}"
-    key = f"{_slug(city['city'])}-{_slug(name)}"
+    key = f"{slugify(city['city'], limit=100)}-{slugify(name, limit=100)}"
     rng = random.Random(f"{seed}:{key}")
     return {"key": key, "name": name, "city": city["city"], "country": city["country"],
             "timezone": city["timezone"], "address": city["address"],
@@ -91,7 +86,7 @@ def _venue(city: dict[str, Any], hall: int, seed: int) -> dict[str, Any]:
 
 def _film(i: int, film: tuple[str, int, str, str], rng: random.Random) -> dict[str, Any]:
     title, runtime, languages, synopsis = film
-    return {"key": _slug(title), "title": title, "runtime_minutes": runtime,
+    return {"key": slugify(title, limit=100), "title": title, "runtime_minutes": runtime,
             "synopsis": synopsis, "director": _person(rng), "year": 2014 + i % 11,
             "languages": languages}
 

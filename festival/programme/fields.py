@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from babel import Locale
 
 from festival.core import times
+from festival.core.text import has_unsafe_characters
 
 Check = Callable[[Any], Any]  # answers the normalised value or raises ValueError(text)
 
@@ -40,17 +40,9 @@ STATUSES = ("scheduled", "cancelled", "draft")
 MAX_SCREENING = timedelta(hours=24)  # longer is a typo in a date, not a festival night
 
 
-# Control characters, lone surrogates, line and paragraph separators; and the bidi
-# controls that can make a name display as something else (text needs none of them).
-_FORBIDDEN = ("Cc", "Cs", "Zl", "Zp")
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check:
     """Text of at most `limit` characters; line breaks only where `lines` (a synopsis, a
     bio), control characters never: they would break pages, feeds and mail headers."""
-    allowed = "\n\r\t" if lines else ""
-
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be text")
@@ -59,8 +51,7 @@ def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check
             raise ValueError("must not be empty")
         if len(value) > limit:
             raise ValueError(f"must be at most {limit} characters")
-        if any(c in _BIDI_CONTROLS or unicodedata.category(c) in _FORBIDDEN
-               and c not in allowed for c in value):
+        if has_unsafe_characters(value, lines=lines):
             raise ValueError("must not contain control characters"
                              + ("" if lines else " or line breaks"))
         return value

@@ -9,10 +9,8 @@ and `sequence` its SEQUENCE. Re-importing an unchanged file must leave feeds
 byte-identical, and a change attendees see must raise SEQUENCE so calendars update. A
 change to `notes` alone is written quietly: notes are for organisers.
 
-The organiser forms write the same tables by the same rule (festival.catalogue,
-festival.admin), so the SQL and the rule live here once: `row_insert`, `row_update`,
-SCREENING_INSERT, SCREENING_UPDATE, NOTES_UPDATE, `seen_by_attendees`,
-`write_guest_lists`, `bump_dependants`.
+The organiser forms write the same tables by the same rules: the SQL and the rules live
+once, in festival.programme.writes.
 """
 
 from __future__ import annotations
@@ -34,67 +32,29 @@ from festival.programme.file import (
     check_programme,
     screening_uid,
 )
+from festival.programme.writes import (
+    EDITION_COLUMNS,
+    FILM_COLUMNS,
+    GUEST_COLUMNS,
+    NOTES_UPDATE,
+    SCREENING_COLUMNS,
+    SCREENING_INSERT,
+    SCREENING_UPDATE,
+    VENUE_COLUMNS,
+    bump_dependants,
+    mail_kind,
+    row_insert,
+    row_update,
+    seen_by_attendees,
+    write_guest_lists,
+)
 from festival.seats import registrations
 
-__all__ = ["ImportSummary", "bump_dependants", "import_programme", "load_existing",
-           "mail_kind", "moved", "row_insert", "row_update", "seen_by_attendees",
-           "write_guest_lists"]
+__all__ = ["ImportSummary", "import_programme", "load_existing"]
 
 Progress = Callable[[int, int], None]
 KINDS = ("venues", "films", "guests", "screenings")
 CHUNK = 1000
-
-# The stored columns of each table, notes last (see seen_by_attendees).
-VENUE_COLUMNS = ("name", "city", "country", "timezone", "address", "capacity", "step_free",
-                 "notes")
-FILM_COLUMNS = ("title", "runtime_minutes", "synopsis", "director", "year", "languages",
-                "notes")
-GUEST_COLUMNS = ("name", "role", "organisation", "bio", "listed", "notes")
-EDITION_COLUMNS = ("name", "starts_on", "ends_on", "notes")
-SCREENING_COLUMNS = ("film_id", "venue_id", "starts_at", "ends_at", "timezone", "capacity",
-                     "max_seats", "status", "language", "subtitles", "sign_interpretation",
-                     "captioned_debate", "debate_title", "debate_description", "notes")
-
-SCREENING_INSERT = (  # edition_id, key, uid, SCREENING_COLUMNS, sequence, created_at, updated_at
-    f"INSERT INTO screenings (edition_id, key, uid, {', '.join(SCREENING_COLUMNS)}, sequence, "
-    f"created_at, updated_at) VALUES ({', '.join('?' * (len(SCREENING_COLUMNS) + 6))})")
-SCREENING_UPDATE = (  # a change attendees see: SCREENING_COLUMNS, updated_at, id
-    f"UPDATE screenings SET {', '.join(f'{c} = ?' for c in SCREENING_COLUMNS)}, "
-    "sequence = sequence + 1, updated_at = ? WHERE id = ?")
-NOTES_UPDATE = "UPDATE screenings SET notes = ? WHERE id = ?"  # a change they do not see
-
-
-def row_insert(table: str, columns: tuple[str, ...]) -> str:
-    """The INSERT of a venue, film or guest: its key, `columns`, then updated_at."""
-    return (f"INSERT INTO {table} (key, {', '.join(columns)}, updated_at) "
-            f"VALUES ({', '.join('?' * (len(columns) + 2))})")
-
-
-def row_update(table: str, columns: tuple[str, ...]) -> str:
-    """The UPDATE of a venue, film or guest: `columns`, then updated_at, then its id."""
-    sets = ", ".join(f"{c} = ?" for c in (*columns, "updated_at"))
-    return f"UPDATE {table} SET {sets} WHERE id = ?"
-
-
-def moved(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether a screening changed place or time."""
-    return any(old[c] != new[c] for c in ("venue_id", "starts_at", "ends_at"))
-
-
-def mail_kind(old: dict[str, Any], new: dict[str, Any]) -> str | None:
-    """What registrants are told: a cancellation, or a move (also of a screening that
-    comes back from being cancelled). Other changes reach them through their calendar."""
-    if new["status"] == "cancelled":
-        return "screening_cancelled" if old["status"] != "cancelled" else None
-    if new["status"] == "scheduled" and (old["status"] == "cancelled" or moved(old, new)):
-        return "screening_changed"
-    return None
-
-
-def seen_by_attendees(before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
-    """Whether a change of stored values (in *_COLUMNS order) shows in pages and
-    calendars: notes, the last column, are for organisers."""
-    return before[:-1] != after[:-1]
 
 
 @dataclass
@@ -355,31 +315,3 @@ class _ScreeningWriter:
     def _report(self, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(done, total)
-
-
-async def bump_dependants(conn: aiosqlite.Connection, changed: set[tuple[str, int]],
-                          touched: set[int], now: str) -> None:
-    """A venue's new address or a guest's new name changes what attendees see of every
-    screening there (LOCATION, DESCRIPTION), also of screenings the file did not list."""
-    if not changed:
-        return
-    column = {"venues": "venue_id", "films": "film_id"}
-    ids: set[int] = set()
-    for kind, row_id in changed:
-        if kind == "guests":
-            sql = "SELECT screening_id FROM screening_guests WHERE guest_id = ?"
-        else:
-            sql = f"SELECT id FROM screenings WHERE {column[kind]} = ?"
-        ids.update(r[0] for r in await fetch_all(conn, sql, (row_id,)))
-    await execute_many(conn, "UPDATE screenings SET sequence = sequence + 1, updated_at = ? "
-                       "WHERE id = ?", [(now, i) for i in sorted(ids - touched)])
-
-
-async def write_guest_lists(conn: aiosqlite.Connection, lists: dict[int, list[int]]) -> None:
-    """Replaces the debate guests of each screening (id -> guest ids, in order)."""
-    await execute_many(conn, "DELETE FROM screening_guests WHERE screening_id = ?",
-                       [(i,) for i in lists])
-    await execute_many(conn, "INSERT INTO screening_guests (screening_id, guest_id, position)"
-                       " VALUES (?, ?, ?)",
-                       [(sid, gid, pos) for sid, gids in lists.items()
-                        for pos, gid in enumerate(gids)])

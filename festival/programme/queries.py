@@ -15,9 +15,8 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import NotFound, _
+from festival.core.guests import UNLISTED_GUEST_NAME
 from festival.core.store import Database, fetch_all, fetch_one
-
-UNLISTED_GUEST_NAME = _("a guest speaker")
 
 SCREENING_SELECT = """
 SELECT s.*, f.key AS film_key, f.title, f.runtime_minutes, f.synopsis, f.director, f.year,

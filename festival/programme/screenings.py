@@ -27,20 +27,13 @@ from typing import Any
 import aiosqlite
 
 from festival.core import times
-from festival.core.errors import NotFound, ValidationError
+from festival.core.errors import NotFound, ValidationError, _
+from festival.core.i18n import ngettext, translated
 from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.text import slugify
 from festival.organisers import accounts, audit
 from festival.programme import queries
-from festival.programme.catalogue import (
-    Organiser,
-    Saved,
-    _,
-    countries_using,
-    may_see,
-    refused,
-    slugify,
-    unique_key,
-)
+from festival.programme.catalogue import Organiser, countries_using, may_see
 from festival.programme.fields import (
     MAX_SCREENING,
     Field,
@@ -54,18 +47,20 @@ from festival.programme.fields import (
     whole,
 )
 from festival.programme.file import NOTES, screening_uid
-from festival.programme.loader import (
+from festival.programme.writes import (
     NOTES_UPDATE,
     SCREENING_COLUMNS,
     SCREENING_INSERT,
     SCREENING_UPDATE,
+    Saved,
     mail_kind,
     moved,
+    refused,
     seen_by_attendees,
+    unique_key,
     write_guest_lists,
 )
 from festival.seats import registrations
-from festival.web.templating import ngettext
 
 
 def _ids(value: Any) -> list[int]:
@@ -127,10 +122,11 @@ def capacity_error(capacity: int, venue_capacity: int, confirmed: int) -> str | 
     never fewer than the seats already confirmed (a confirmed seat is never taken back;
     lowering to exactly that number closes the screening, and the waitlist stays)."""
     if capacity > venue_capacity:
-        return _("The venue holds %(n)d people: the capacity cannot be more than %(n)d.",
+        return translated(
+            _("The venue holds %(n)d people: the capacity cannot be more than %(n)d."),
                   n=venue_capacity)
     if capacity < confirmed:
-        return _("%(n)d seats are already confirmed; capacity cannot go below %(n)d.",
+        return translated(_("%(n)d seats are already confirmed; capacity cannot go below %(n)d."),
                   n=confirmed)
     return None
 
@@ -139,10 +135,10 @@ def status_error(old: str | None, new: str, registered: int) -> str | None:
     """Allowed: draft -> scheduled (publish), scheduled <-> cancelled, and back to draft
     while nobody is registered. A new screening starts as a draft."""
     if old is None:
-        return None if new == "draft" else _(
-            "A new screening starts as a draft: publish it once it is ready.")
+        return None if new == "draft" else translated(_(
+            "A new screening starts as a draft: publish it once it is ready."))
     if old == "draft" and new == "cancelled":
-        return _("A draft is not public yet: there is nothing to cancel.")
+        return translated(_("A draft is not public yet: there is nothing to cancel."))
     if new == "draft" and old != "draft" and registered:
         return ngettext("There is %(num)d registration: cancel the screening instead of "
                         "turning it back into a draft.",
@@ -161,8 +157,9 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
     start, end = v.get("starts_at"), v.get("ends_at")
     if start is not None and not edition["starts_on"] <= start.date().isoformat() \
             <= edition["ends_on"]:
-        errors["starts_at"] = _("The screening must start within the festival's dates at "
-                                 "the venue (%(first)s to %(last)s).",
+        errors["starts_at"] = translated(
+            _("The screening must start within the festival's dates at "
+                                 "the venue (%(first)s to %(last)s)."),
                                  first=edition["starts_on"], last=edition["ends_on"])
     instants: dict[str, datetime] = {}
     for name, wall in (("starts_at", start), ("ends_at", end)):
@@ -171,13 +168,15 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
         try:
             instants[name] = times.local_to_utc(wall, venue["timezone"])
         except ValueError:
-            errors.setdefault(name, _("The clocks skip that time at the venue (%(zone)s): "
-                                       "choose another.", zone=venue["timezone"]))
+            errors.setdefault(name, translated(
+                _("The clocks skip that time at the venue (%(zone)s): "
+                                       "choose another."), zone=venue["timezone"]))
     if len(instants) == 2:
         if instants["ends_at"] <= instants["starts_at"]:
-            errors.setdefault("ends_at", _("The end must be after the start."))
+            errors.setdefault("ends_at", translated(_("The end must be after the start.")))
         elif instants["ends_at"] - instants["starts_at"] > MAX_SCREENING:
-            errors.setdefault("ends_at", _("The end must be within 24 hours of the start."))
+            errors.setdefault("ends_at", translated(
+                _("The end must be within 24 hours of the start.")))
         else:
             v["starts_utc"], v["ends_utc"] = instants["starts_at"], instants["ends_at"]
 
@@ -211,9 +210,9 @@ async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], scree
         AND s.id != ? AND s.starts_at < ? AND s.ends_at > ? ORDER BY s.starts_at LIMIT 1""",
         (v["venue_id"], screening_id, times.utc_text(end + gap), times.utc_text(start - gap)))
     if clash is not None:
-        errors.setdefault("starts_at", _(
+        errors.setdefault("starts_at", translated(_(
             "The venue is already booked for “%(title)s” from %(start)s to %(end)s; venues "
-            "need %(gap)d minutes between screenings.", title=clash["title"],
+            "need %(gap)d minutes between screenings."), title=clash["title"],
             start=_when(clash["starts_at"], clash["timezone"]),
             end=_when(clash["ends_at"], clash["timezone"]), gap=gap.seconds // 60))
 
@@ -234,17 +233,18 @@ async def _check_guests_free(conn: aiosqlite.Connection, organiser: Organiser,
         (*guest_ids, screening_id, times.utc_text(end), times.utc_text(start)))
     if busy:
         errors["confirm_guest_clash"] = " ".join(
-            _clash_message(organiser, dict(b)) for b in busy) + " " + _(
-            "Tick “Save anyway” if that is intended (e.g. by video).")
+            _clash_message(organiser, dict(b)) for b in busy) + " " + translated(_(
+            "Tick “Save anyway” if that is intended (e.g. by video)."))
 
 
 def _clash_message(organiser: Organiser, booking: dict[str, Any]) -> str:
     # Another country's draft is not public: its organisers have not announced it yet.
     if booking["status"] == "draft" and not accounts.may_manage(organiser, booking["country"]):
-        return _("%(guest)s is also a guest of another country's screening, not yet "
-                 "published, at the same time.", guest=booking["name"])
-    return _("%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
-             "time (%(start)s local time).", guest=booking["name"], title=booking["title"],
+        return translated(_("%(guest)s is also a guest of another country's screening, not yet "
+                 "published, at the same time."), guest=booking["name"])
+    return translated(
+        _("%(guest)s is also a guest of “%(title)s” at %(venue)s, %(city)s, at the same "
+             "time (%(start)s local time)."), guest=booking["name"], title=booking["title"],
              venue=booking["venue"], city=booking["city"],
              start=_when(booking["starts_at"], booking["timezone"]))
 
@@ -256,18 +256,18 @@ async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[
     if "venue_id" in v:
         row = await fetch_one(conn, "SELECT * FROM venues WHERE id = ?", (v["venue_id"],))
         if row is None:
-            errors["venue_id"] = _("There is no such venue.")
+            errors["venue_id"] = translated(_("There is no such venue."))
         else:
             venue = dict(row)
             accounts.require_country(organiser, venue["country"])
     if "film_id" in v and not await fetch_value(conn, "SELECT 1 FROM films WHERE id = ?",
                                                 (v["film_id"],)):
-        errors["film_id"] = _("There is no such film.")
+        errors["film_id"] = translated(_("There is no such film."))
     for guest_id in v.get("guest_ids", []):
         guest = await fetch_one(conn, "SELECT * FROM guests WHERE id = ?", (guest_id,))
         countries = await countries_using(conn, "guest", guest_id) if guest else set()
         if guest is None or not may_see(organiser, "guest", dict(guest), countries):
-            errors["guest_ids"] = _("There is no such guest.")
+            errors["guest_ids"] = translated(_("There is no such guest."))
     return venue
 
 
@@ -331,7 +331,7 @@ async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, 
     """The stored screening with its guest ids: what the audit trail keeps."""
     row = await fetch_one(conn, "SELECT * FROM screenings WHERE id = ?", (screening_id,))
     if row is None:
-        raise NotFound(_("There is no such screening."))
+        raise NotFound(translated(_("There is no such screening.")))
     snapshot = dict(row)
     snapshot["guest_ids"] = [r[0] for r in await fetch_all(
         conn, "SELECT guest_id FROM screening_guests WHERE screening_id = ? "
@@ -343,8 +343,9 @@ async def current_edition(conn: aiosqlite.Connection) -> dict[str, Any]:
     row = await fetch_one(conn, "SELECT * FROM editions ORDER BY starts_on DESC, id DESC "
                           "LIMIT 1")
     if row is None:
-        raise ValidationError(_("There is no festival edition yet: load a programme file "
-                                 "first (festival load)."))
+        raise ValidationError(translated(
+            _("There is no festival edition yet: load a programme file "
+                                 "first (festival load).")))
     return dict(row)
 
 

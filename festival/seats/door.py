@@ -198,7 +198,7 @@ async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
     token = token_from(ticket)
     if token is None:
         raise NotFound(_("There is no ticket with that code."))
-    moment = times.utc_text(now) if now else times.now_text()
+    moment = times.moment(now)
     async with db.transaction() as conn:
         row = await fetch_one(conn, REGISTRATION_SELECT + " WHERE r.token = ?", (token,))
         if row is None:
@@ -243,7 +243,7 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
     if isinstance(email, str) and email.strip():
         clean_email, email_error = registrations.clean_email(email)
     errors = {k: v for k, v in (("name", name_error), ("email", email_error)) if v}
-    moment = times.utc_text(now) if now else times.now_text()
+    moment = times.moment(now)
     async with db.transaction() as conn:
         screening = await managed_screening(conn, organiser, screening_id)
         if screening["status"] != "scheduled":

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,17 +44,15 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, RegistrationClosed, ValidationError, _
 from festival.core.store import Database, execute
+from festival.core.text import clean_email, email_key, has_unsafe_characters
 from festival.mail import outbox
 from festival.programme import queries
 
 NAME_MAX = 200
-EMAIL_MAX = 254
 TOKEN_BYTES = 24  # 192 bits of randomness; the token is the ticket's only key
 RESEND_INTERVAL = timedelta(minutes=10)  # at most one re-sent ticket mail per registration
 FEW_SEATS = 5  # "few seats left": at most 5, or at most a tenth of the room (as _partials)
 
-_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}  # control, lone surrogate, line breaks
-_LOCAL_SPECIALS = set("!#$%&'*+/=?^_`{|}~-")
 
 REGISTRATION_SELECT = """
 SELECT r.*,
@@ -81,17 +78,8 @@ FROM screenings s WHERE s.id = ?
 
 # --- input ---------------------------------------------------------------------------------
 
-def email_key(email: str) -> str:
-    """The identity of an attendee: their email, trimmed and lower-cased."""
-    return email.strip().lower()
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def _has_forbidden_characters(text: str) -> bool:
-    return any(unicodedata.category(c) in _FORBIDDEN_CATEGORIES for c in text)
 
 
 def clean_name(value: Any) -> tuple[str, str | None]:
@@ -103,52 +91,9 @@ def clean_name(value: Any) -> tuple[str, str | None]:
     name = value.strip()
     if len(name) > NAME_MAX:
         return name, _("Please shorten your name to 200 characters or fewer.")
-    if _has_forbidden_characters(name):
+    if has_unsafe_characters(name):
         return name, _("Your name contains characters we cannot use (such as line breaks).")
     return name, None
-
-
-def _valid_local_part(local: str) -> bool:
-    if not 1 <= len(local) <= 64 or local.startswith(".") or local.endswith("."):
-        return False
-    if ".." in local:
-        return False
-    return all(c.isascii() and (c.isalnum() or c in _LOCAL_SPECIALS or c == ".")
-               or not c.isascii() and c.isprintable() and not c.isspace() for c in local)
-
-
-def _valid_domain(domain: str) -> bool:
-    labels = domain.split(".")
-    if len(domain) > 253 or len(labels) < 2 or labels[-1].isdigit():
-        return False
-    for label in labels:
-        if not 1 <= len(label) <= 63 or label.startswith("-") or label.endswith("-"):
-            return False
-        if not all(c.isalnum() or c == "-" for c in label):
-            return False
-    return True
-
-
-def clean_email(value: Any) -> tuple[str, str | None]:
-    """(the trimmed email, an error or None). A pragmatic check of RFC 5321 syntax: one
-    @, a dot-atom local part, a domain of at least two labels; no quoted forms, and
-    ASCII only (an internationalised domain is written in its xn-- form)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return "", _("Please enter your email address.")
-    if not isinstance(value, str):
-        return "", _("Please enter your email address as text.")
-    email = value.strip()
-    if len(email) > EMAIL_MAX:
-        return email, _("Please use an email address of 254 characters or fewer.")
-    local, at, domain = email.rpartition("@")
-    if not at or not _valid_local_part(local) or not _valid_domain(domain):
-        return email, _("This does not look like an email address, e.g. name@example.org.")
-    if not email.isascii():
-        # Mail to such an address needs SMTPUTF8, which few servers offer: it would wait
-        # in the outbox for ever. Refused now, while the attendee can give another.
-        return email, _("Please use an address in plain Latin letters: our mail cannot "
-                        "reach addresses with accents or other scripts yet.")
-    return email, None
 
 
 def seats_error(seats: Any, max_seats: int, capacity: int) -> str | None:
@@ -162,10 +107,6 @@ def seats_error(seats: Any, max_seats: int, capacity: int) -> str | None:
 
 
 # --- state ---------------------------------------------------------------------------------
-
-def _moment(now: datetime | None) -> str:
-    return times.utc_text(now) if now is not None else times.now_text()
-
 
 def closed_reason(status: str, starts_at: str, moment: str) -> str | None:
     """Why registration is closed ('cancelled', 'started', 'unpublished') or None."""
@@ -188,7 +129,7 @@ CLOSED_MESSAGES = {
 def booking_state(screening: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """What the screening page shows about seats: 'open', 'few' (seats left), 'full'
     (new registrations join the waitlist) or 'closed' (with its reason)."""
-    reason = closed_reason(screening["status"], screening["starts_at"], _moment(now))
+    reason = closed_reason(screening["status"], screening["starts_at"], times.moment(now))
     seats_left = max(0, screening["capacity"] - screening["confirmed_seats"])
     if reason:
         state = "closed"
@@ -220,7 +161,7 @@ async def register(
     clean_name_, name_error = clean_name(name)
     clean_email_, email_error = clean_email(email)
     errors = {k: v for k, v in (("name", name_error), ("email", email_error)) if v}
-    moment = _moment(now)
+    moment = times.moment(now)
     async with db.transaction() as conn:
         # A refused email (it may hold lone surrogates) is never sent to the database.
         key = "" if email_error else email_key(clean_email_)
@@ -285,7 +226,7 @@ async def resend_tickets(db: Database, email: Any, *, now: datetime | None = Non
     sql = f"""{REGISTRATION_SELECT} JOIN screenings s ON s.id = r.screening_id
               WHERE r.email_key = ? AND r.status != 'cancelled'
               AND s.status = 'scheduled' AND s.starts_at > ? ORDER BY r.id"""
-    params = (email_key(address), _moment(now))
+    params = (email_key(address), times.moment(now))
     # An unknown address must not take the write lock from registrations: read first.
     if not await db.fetch_all(sql, params):
         return 0
@@ -338,7 +279,7 @@ async def cancel(db: Database, token: str, *, now: datetime | None = None) -> di
     """Cancels a registration (again: the same answer), frees its seats and promotes the
     waitlist in the same transaction. Answers the registration, now cancelled."""
     _check_token(token)
-    moment = _moment(now)
+    moment = times.moment(now)
     async with db.transaction() as conn:
         registration = await _load(conn, "r.token = ?", token)
         if registration["status"] == "cancelled":
@@ -374,7 +315,7 @@ async def promote_waitlist(
     (strict order, whole parties: see the module docstring). Call it inside the
     transaction that freed seats (a cancellation, a capacity increase); answers the ids
     promoted, each with a 'promoted' mail queued."""
-    moment = _moment(now)
+    moment = times.moment(now)
     screening = await _first(
         conn, """SELECT s.status, s.starts_at, s.capacity,
                         (SELECT COALESCE(SUM(seats), 0) FROM registrations

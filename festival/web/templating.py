@@ -1,55 +1,37 @@
 """Jinja2 pages and the reader's language.
 
-Every user-facing text goes through gettext. Catalogues are the .po files under
-festival/locale; they are compiled in memory at start, so no build step or binary .mo
-file is needed. The language follows `?lang=`, then the `lang` cookie, then
-Accept-Language; dates and times are formatted for that locale by Babel."""
+The language follows `?lang=`, then the `lang` cookie, then Accept-Language. Catalogues,
+gettext, the date and time formatting and the Jinja2 environment live in
+festival.core.i18n (mail uses them too); they are imported here under their old names."""
 
 from __future__ import annotations
 
-import contextvars
-import io
-from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel import Locale, dates
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel import Locale
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from festival.core.settings import Settings
+from festival.core.i18n import CATALOGUES as CATALOGUES
+from festival.core.i18n import DEFAULT_LOCALE as DEFAULT_LOCALE
+from festival.core.i18n import FORMAT_LOCALES as FORMAT_LOCALES
+from festival.core.i18n import LOCALE_DIR as LOCALE_DIR
+from festival.core.i18n import LOCALES as LOCALES
+from festival.core.i18n import create_environment as create_environment
+from festival.core.i18n import current_locale as current_locale
+from festival.core.i18n import format_date as format_date
+from festival.core.i18n import format_datetime as format_datetime
+from festival.core.i18n import format_locale as format_locale
+from festival.core.i18n import format_time as format_time
+from festival.core.i18n import gettext as gettext
+from festival.core.i18n import locale_name as locale_name
+from festival.core.i18n import ngettext as ngettext
+from festival.core.i18n import use_locale as use_locale
+from festival.core.i18n import zone_label as zone_label
 from festival.web import csrf
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-DEFAULT_LOCALE = "en"
 LANGUAGE_COOKIE = "lang"
-
-_current_locale: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default="en")
-
-
-def _load_catalogues() -> dict[str, NullTranslations]:
-    catalogues: dict[str, NullTranslations] = {DEFAULT_LOCALE: NullTranslations()}
-    for po_path in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/messages.po")):
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        catalogues[po_path.parent.parent.name] = Translations(buffer)
-    return catalogues
-
-
-CATALOGUES = _load_catalogues()
-LOCALES = sorted(CATALOGUES)
-
-
-def locale_name(code: str) -> str:
-    """'fr' -> 'français': each language named in itself, for the switch."""
-    return Locale.parse(code).get_display_name(code) or code
 
 
 def negotiate_locale(request: Request) -> str:
@@ -60,72 +42,6 @@ def negotiate_locale(request: Request) -> str:
     preferred = [part.split(";")[0].strip().replace("-", "_") for part in header.split(",")]
     chosen = Locale.negotiate([p for p in preferred if p and p != "*"], LOCALES, sep="_")
     return str(chosen) if chosen else DEFAULT_LOCALE
-
-
-def gettext(message: str) -> str:
-    return CATALOGUES[_current_locale.get()].ugettext(message)
-
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return CATALOGUES[_current_locale.get()].ungettext(singular, plural, n)
-
-
-def use_locale(code: str) -> None:
-    """Sets the language for the rest of this request (or task, e.g. one mail)."""
-    _current_locale.set(code if code in CATALOGUES else DEFAULT_LOCALE)
-
-
-def current_locale() -> str:
-    return _current_locale.get()
-
-
-# The festival is international: English dates read day-month-year, not the US order.
-FORMAT_LOCALES = {"en": "en_GB"}
-
-
-def format_locale() -> str:
-    """The Babel locale that formats dates and numbers for the current language."""
-    code = _current_locale.get()
-    return FORMAT_LOCALES.get(code, code)
-
-
-def format_datetime(value: datetime, format: str = "medium") -> str:  # noqa: A002
-    return dates.format_datetime(value, format, tzinfo=value.tzinfo, locale=format_locale())
-
-
-def format_date(value: date | datetime, format: str = "full") -> str:  # noqa: A002
-    if isinstance(value, datetime):
-        value = value.date()
-    return dates.format_date(value, format, locale=format_locale())
-
-
-def format_time(value: datetime, format: str = "short") -> str:  # noqa: A002
-    return dates.format_time(value, format, tzinfo=value.tzinfo, locale=format_locale())
-
-
-def zone_label(value: datetime) -> str:
-    """'CET (UTC+01:00)': the zone as people at the venue call it, with its offset; just
-    'UTC+05:45' where the zone has no letters of its own (Kathmandu)."""
-    offset = value.strftime("%z")
-    utc = f"UTC{offset[:3]}:{offset[3:]}"
-    name = value.tzname() or ""
-    return utc if not name or name[0] in "+-" or name == "UTC" else f"{name} ({utc})"
-
-
-def create_environment(settings: Settings) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(settings.templates_dir)),
-        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined if settings.debug else jinja2.Undefined,
-    )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(datetime=format_datetime, date=format_date, time=format_time,
-                       zone=zone_label, locale_name=locale_name)
-    env.globals.update(locales=LOCALES, settings=settings)
-    return env
 
 
 def render(

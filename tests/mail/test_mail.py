@@ -432,19 +432,21 @@ async def test_mail_html_escapes_the_attendee_name(
     assert "&lt;img src=x" in html
 
 
-def test_compose_is_pure_same_rows_same_bytes(mail_settings: Settings) -> None:
+def test_compose_is_pure_same_facts_same_bytes(mail_settings: Settings) -> None:
     registration = {"name": "Ana", "email": "ana@example.org", "token": "t0k", "seats": 1,
-                    "status": "waitlisted"}
+                    "status": "waitlisted", "confirmed_at": None,
+                    "updated_at": "2099-12-01T10:00:00Z"}
     screening = {"id": 7, "title": "Wallah", "venue_name": "Humanity House", "city": "The Hague",
                  "country": "NL", "address": "", "status": "scheduled",
                  "starts_local": times.to_local("2099-12-13T18:00:00Z", "Europe/Amsterdam"),
                  "ends_local": times.to_local("2099-12-13T20:30:00Z", "Europe/Amsterdam")}
     date = times.parse_utc("2099-12-01T10:00:00Z")
+    facts = compose.MessageFacts(kind="waitlisted", message_id="<m1@festival.example.org>",
+                                 date=date, locale="en", registration=registration,
+                                 screening=screening, waitlist_position=3)
 
     def build() -> bytes:
-        msg = compose.compose("waitlisted", registration=registration, screening=screening,
-                           settings=mail_settings, waitlist_position=3, invite=None,
-                           locale="en", message_id="<m1@festival.example.org>", date=date)
+        msg = compose.compose(facts, mail_settings)
         for part in msg.walk():  # boundaries are random; everything else is the input's
             if part.is_multipart():
                 part.set_boundary("b")
@@ -452,6 +454,54 @@ def test_compose_is_pure_same_rows_same_bytes(mail_settings: Settings) -> None:
 
     assert build() == build()
     assert b"Date: Tue, 01 Dec 2099 10:00:00 +0000" in build()
+    msg = email.message_from_bytes(compose.render(facts, mail_settings), policy=policy.default)
+    assert structure(msg) == NOTICE_STRUCTURE  # waitlisted: no invitation
+    assert "waiting list, place 3" in text_of(msg)
+    with pytest.raises(TypeError):  # facts are a value: nobody changes them underway
+        facts.registration["name"] = "Eve"  # type: ignore[index]
+
+
+def test_compose_builds_the_invitation_from_facts_alone(mail_settings: Settings) -> None:
+    registration = {"name": "Ana", "email": "ana@example.org", "token": "t0k", "seats": 2,
+                    "status": "confirmed", "confirmed_at": "2099-12-01T09:00:00Z",
+                    "updated_at": "2099-12-01T11:00:00Z", "changes": 1}
+    screening = {"id": 7, "uid": "wallah-hague@festival", "sequence": 2, "status": "scheduled",
+                 "title": "Wallah", "venue_name": "Humanity House", "city": "The Hague",
+                 "country": "NL", "address": "Prinsegracht 8", "edition_name": "GMFF 2099",
+                 "timezone": "Europe/Amsterdam", "starts_at": "2099-12-13T18:00:00Z",
+                 "ends_at": "2099-12-13T20:30:00Z", "created_at": "2099-11-01T10:00:00Z",
+                 "updated_at": "2099-12-01T10:00:00Z",
+                 "starts_local": times.to_local("2099-12-13T18:00:00Z", "Europe/Amsterdam"),
+                 "ends_local": times.to_local("2099-12-13T20:30:00Z", "Europe/Amsterdam"),
+                 "guests": [{"name": "Secret Person", "role": "", "organisation": "",
+                             "listed": 0}]}
+    facts = compose.MessageFacts(kind="promoted", message_id="m2@festival.example.org",
+                                 date=times.parse_utc("2099-12-01T11:00:00Z"), locale="en",
+                                 registration=registration, screening=screening,
+                                 waitlist_position=None, earlier_cancellations=1)
+
+    message = compose.render(facts, mail_settings)
+
+    msg = email.message_from_bytes(message, policy=policy.default)
+    assert structure(msg) == INVITE_STRUCTURE
+    assert msg["Message-ID"] == "<m2@festival.example.org>"
+    assert compose.subject_of(message) == "A seat freed up: you are confirmed for Wallah"
+    cal, event = invite_of(msg)
+    assert cal["METHOD"] == "REQUEST"
+    assert event["UID"] == "wallah-hague@festival"
+    assert event["SEQUENCE"] == 2 + 1 + 1  # the screening's, an earlier cancel, the promotion
+    assert event.decoded("DTSTAMP") == times.parse_utc("2099-12-01T11:00:00Z")
+    assert "https://festival.example.org/tickets/t0k" in str(event["DESCRIPTION"])
+    assert "a guest speaker" in str(event["DESCRIPTION"])  # unlisted: never named
+    assert not any(b"Secret Person" in (part.get_payload(decode=True) or b"")
+                   for part in msg.walk() if not part.is_multipart())
+
+
+def test_facts_refuse_an_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="unknown kind of mail"):
+        compose.MessageFacts(kind="nonsense", message_id="m", date=times.utc_now(),
+                             locale="en", registration={}, screening={},
+                             waitlist_position=None)
 
 
 # --- delivery: failures, retries, restarts, several senders ------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from starlette.routing import Route
 from festival.calendar import ics
 from festival.core import times
 from festival.core.errors import NotFound, _
+from festival.core.text import city_slug
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web.templating import render
@@ -283,14 +283,6 @@ async def ticket_feed(request: Request) -> Response:
 
 # --- the subscribe page ------------------------------------------------------------------
 
-def city_slug(city: str) -> str:
-    """'Mexico City' -> 'mexico-city', 'São Paulo' -> 'sao-paulo': the city feed's path
-    parameter (the plain name is accepted too)."""
-    ascii_name = unicodedata.normalize("NFKD", city).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return slug or re.sub(r"[\s/?#%]+", "-", city.casefold()).strip("-")
-
-
 def feed_urls(request: Request, name: str, **params: Any) -> dict[str, str]:
     """The https and webcal:// addresses of a feed, absolute from the base URL."""
     https = request.app.state.settings.base_url + str(request.app.url_path_for(name, **params))
@@ -328,4 +320,4 @@ routes = [
     Route("/subscribe", subscribe, name="subscribe"),
 ]
 
-__all__ = ["FeedCache", "city_slug", "feed_urls", "routes"]
+__all__ = ["FeedCache", "feed_urls", "routes"]

@@ -27,11 +27,11 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound, Route
 
 from festival.core import times
+from festival.core.text import city_slug
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web.templating import format_locale, gettext, render
 from festival.web.views import paged, whole_number
-from festival.web.views.feeds import city_slug
 
 PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
