@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from icalendar import Timezone
 
-from festival.core import times
+from festival.core import links, times
 from festival.core.errors import _
 from festival.core.guests import UNLISTED_GUEST_NAME
 
@@ -205,7 +205,7 @@ def _ticket_note(registration: Mapping[str, Any], base_url: str) -> str:
     label = {"confirmed": _("Your registration: confirmed"),
              "waitlisted": _("Your registration: on the waiting list"),
              "cancelled": _("Your registration: cancelled")}[registration["status"]]
-    ticket = f"{base_url.rstrip('/')}/tickets/{registration['token']}"
+    ticket = links.absolute(base_url, "ticket", token=registration["token"])
     return f"{label} ({seats} {_('seat') if seats == 1 else _('seats')})\n{ticket}"
 
 
@@ -263,7 +263,7 @@ def location(s: Screening) -> str:
 
 
 def screening_url(s: Screening, base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/screenings/{s['id']}"
+    return links.absolute(base_url, "screening", id=s["id"])
 
 
 @functools.lru_cache(maxsize=512)

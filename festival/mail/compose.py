@@ -34,7 +34,7 @@ from typing import Any, Literal
 import jinja2
 
 from festival.calendar import ics
-from festival.core import i18n
+from festival.core import i18n, links
 from festival.core.settings import Settings
 from festival.mail.facts import KINDS, MessageFacts
 
@@ -131,7 +131,7 @@ def _context(facts: MessageFacts, settings: Settings, has_invite: bool) -> dict[
 
 
 def _ticket_url(facts: MessageFacts, settings: Settings) -> str:
-    return f"{settings.base_url.rstrip('/')}/tickets/{facts.registration['token']}"
+    return links.absolute(settings.base_url, "ticket", token=facts.registration["token"])
 
 
 @functools.lru_cache(maxsize=8)

@@ -157,12 +157,6 @@ _DUE = """(status = 'pending' AND next_attempt_at <= :now)
           OR (status = 'sending' AND claimed_until < :now)"""
 
 
-def _moment(now: datetime | str | None) -> str:
-    if now is None:
-        return times.now_text()
-    return now if isinstance(now, str) else times.utc_text(now)
-
-
 def _later(moment: str, seconds: float) -> str:
     return times.utc_text(times.parse_utc(moment) + timedelta(seconds=seconds))
 
@@ -170,7 +164,7 @@ def _later(moment: str, seconds: float) -> str:
 async def claim_due(db: Database, *, now: datetime | str | None = None,
                     batch: int = 20) -> list[dict[str, Any]]:
     """Claims up to `batch` due messages for this worker, atomically; answers them."""
-    moment = _moment(now)
+    moment = times.moment(now)
     # A read first: most rounds find nothing, and must not take the write lock for it.
     if await db.fetch_one(f"SELECT 1 FROM outbox WHERE {_DUE} LIMIT 1", {"now": moment}) is None:
         return []
@@ -226,7 +220,7 @@ async def _record_sent(db: Database, outbox_id: int, *, now: datetime | str | No
     async with db.transaction() as conn:
         await execute(conn, """UPDATE outbox SET status = 'sent', sent_at = ?,
                                attempts = attempts + 1, claimed_until = NULL WHERE id = ?""",
-                      (_moment(now), outbox_id))
+                      (times.moment(now), outbox_id))
 
 
 async def _record_failure(db: Database, row: Mapping[str, Any], outcome: tuple[str, str], *,
@@ -234,7 +228,7 @@ async def _record_failure(db: Database, row: Mapping[str, Any], outcome: tuple[s
     kind, text = outcome
     attempts = int(row["attempts"]) + 1
     failed = kind == "fail" or (kind == "limited" and attempts >= MAX_ATTEMPTS)
-    moment = _moment(now)
+    moment = times.moment(now)
     async with db.transaction() as conn:
         await execute(
             conn, """UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?,

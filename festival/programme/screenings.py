@@ -339,13 +339,14 @@ async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, 
     return snapshot
 
 
-async def current_edition(conn: aiosqlite.Connection) -> dict[str, Any]:
+async def edition_to_edit(conn: aiosqlite.Connection) -> dict[str, Any]:
+    """The current edition, which organisers' new screenings join; ValidationError
+    while there is none."""
     row = await fetch_one(conn, "SELECT * FROM editions ORDER BY starts_on DESC, id DESC "
                           "LIMIT 1")
     if row is None:
         raise ValidationError(translated(
-            _("There is no festival edition yet: load a programme file "
-                                 "first (festival load).")))
+            _("There is no festival edition yet: load a programme file first (festival load).")))
     return dict(row)
 
 
@@ -354,7 +355,7 @@ async def create_screening(db: Database, organiser: Organiser, data: dict[str, A
     """A new screening of the current edition, as a draft; ValidationError or Forbidden
     and nothing written."""
     async with db.transaction() as conn:
-        edition = await current_edition(conn)
+        edition = await edition_to_edit(conn)
         v = await check_screening(conn, organiser, data, None, edition, changeover_minutes)
         row = _stored(v)
         venue_key = await fetch_value(conn, "SELECT key FROM venues WHERE id = ?",

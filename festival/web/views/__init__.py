@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
+from starlette.routing import NoMatchFound
 
 from festival.core.errors import ValidationError, _
 
@@ -31,6 +32,22 @@ def whole_number(text: object, digits: int = 18) -> int | None:
     if isinstance(text, str) and 0 < len(text) <= digits and text.isascii() and text.isdigit():
         return int(text)
     return None
+
+
+def form_number(value: object) -> object:
+    """A number typed in a form (seats, ids) as an int; anything else is passed on as it
+    came, for the domain to refuse with its own friendly message."""
+    number = whole_number(value.strip() if isinstance(value, str) else value, digits=9)
+    return value if number is None else number
+
+
+def optional_path(request: Request, name: str, **params: Any) -> str | None:
+    """The path of a named route, or None while no such route is installed, so a page
+    offers a link only once the feature behind it exists."""
+    try:
+        return str(request.app.url_path_for(name, **params))
+    except NoMatchFound:
+        return None
 
 
 async def json_object(request: Request, *, what: str = _("Send a JSON object.")) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from festival.seats import door
 from festival.web import templating
 from festival.web.guards import signed_in
 from festival.web.templating import gettext, render
-from festival.web.views import PRIVATE_HEADERS, json_object, whole_number
+from festival.web.views import PRIVATE_HEADERS, form_number, json_object, whole_number
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -56,12 +56,6 @@ def _text(value: Any, limit: int = 200) -> str:
 
 def _whole(value: Any) -> int | None:
     return whole_number(_text(value, 9))
-
-
-def _form_seats(value: Any) -> Any:
-    """Seats typed in a form to a number; anything else goes to the domain to refuse."""
-    number = _whole(value)
-    return number if number is not None else value
 
 
 def checked_in_sentence(r: dict[str, Any]) -> str:
@@ -157,7 +151,7 @@ async def door_walk_in(request: Request) -> Response:
     try:
         registration = await door.add_walk_in(
             request.app.state.db, organiser, request.path_params["id"], values["name"],
-            _form_seats(values["seats"]), values["email"], locale=templating.current_locale())
+            form_number(values["seats"]), values["email"], locale=templating.current_locale())
     except ValidationError as exc:
         return await door_page(request, organiser=organiser, status_code=422, form=values,
                                errors={k: gettext(v) for k, v in exc.fields.items()})

@@ -24,14 +24,14 @@ from babel.dates import format_interval
 from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import NoMatchFound, Route
+from starlette.routing import Route
 
 from festival.core import times
 from festival.core.text import city_slug
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web.templating import format_locale, gettext, render
-from festival.web.views import paged, whole_number
+from festival.web.views import optional_path, paged, whole_number
 
 PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
@@ -148,14 +148,6 @@ def template_helpers(request: Request) -> dict[str, Callable[..., Any]]:
     """Functions the public templates call, bound to this request and its language."""
     locale = Locale.parse(format_locale())
 
-    def url_or_none(name: str, **params: Any) -> str | None:
-        """A link to a named route, or None while that route does not exist, so a page
-        can offer a link only once the feature behind it is installed."""
-        try:
-            return str(request.app.url_path_for(name, **params))
-        except NoMatchFound:
-            return None
-
     def link_with(**changes: Any) -> str:
         """This page's address with some query parameters changed (None drops one)."""
         params = dict(request.query_params)
@@ -165,7 +157,7 @@ def template_helpers(request: Request) -> dict[str, Callable[..., Any]]:
         return request.url.path + ("?" + urlencode(kept) if kept else "")
 
     return {
-        "url_or_none": url_or_none,
+        "url_or_none": lambda name, **params: optional_path(request, name, **params),
         "booking_state": registrations.booking_state,
         "link_with": link_with,
         "country_name": lambda code: locale.territories.get(code, code),

@@ -15,30 +15,20 @@ import segno
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import NoMatchFound, Route
+from starlette.routing import Route
 
 from festival.core.errors import RegistrationClosed, ValidationError, _
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web import templating
 from festival.web.templating import render
-from festival.web.views import PRIVATE_HEADERS, public
+from festival.web.views import PRIVATE_HEADERS, form_number, optional_path, public
 
 ALREADY_REGISTERED = _(
     "This email address is already registered for this screening. Its ticket link is in "
     "the email we sent to it (sent again unless it went out a few minutes ago): please "
     "check that inbox, and its spam folder.")
 
-
-
-def form_seats(value: Any) -> Any:
-    """A form's seats text to a number; anything else is passed on for the domain to
-    refuse (with its friendly message). Short inputs only: int() of a huge digit string
-    is itself an error."""
-    text = value.strip() if isinstance(value, str) else ""
-    if text.isascii() and text.isdigit() and len(text) <= 6:
-        return int(text)
-    return value
 
 
 async def screening_page(request: Request, screening_id: int, *, status_code: int,
@@ -60,7 +50,7 @@ async def register(request: Request) -> Response:
     try:
         registration, created = await registrations.register(
             request.app.state.db, screening_id, values["name"], values["email"],
-            form_seats(values["seats"]), locale=templating.current_locale(),
+            form_number(values["seats"]), locale=templating.current_locale(),
             resend_ticket=True)
     except ValidationError as exc:
         return await screening_page(request, screening_id, status_code=422, form=values,
@@ -88,14 +78,6 @@ def qr_svg(text: str, title: str) -> Markup:
     return Markup(svg)  # noqa: S704 (segno's own output, its text escaped)
 
 
-def optional_url(request: Request, name: str, **params: Any) -> str | None:
-    """A link to a route another module serves, or None while it does not exist."""
-    try:
-        return str(request.app.url_path_for(name, **params))
-    except NoMatchFound:
-        return None
-
-
 async def ticket(request: Request) -> Response:
     registration = await registrations.get_registration(
         request.app.state.db, request.path_params["token"])
@@ -110,8 +92,8 @@ async def ticket(request: Request) -> Response:
         # The door admits confirmed seats only: a waiting ticket gets its code once promoted.
         "qr_svg": None if registration["status"] != "confirmed" else qr_svg(
             ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
-        "screening_ics": optional_url(request, "screening_ics", id=screening["id"]),
-        "ticket_feed": optional_url(request, "feed_ticket", token=token),
+        "screening_ics": optional_path(request, "screening_ics", id=screening["id"]),
+        "ticket_feed": optional_path(request, "feed_ticket", token=token),
     }
     return render(request, "public/ticket.html", context, headers=PRIVATE_HEADERS)
 
