@@ -31,6 +31,21 @@ class Field:
     default: Any = None
     fields: dict[str, Field] | None = None  # a nested object (a screening's debate)
 
+    @property
+    def form_input(self) -> str:
+        """How an HTML form carries this field: 'text', 'number', 'flag' (a checkbox),
+        'wall_clock' or 'ids' (several values). Read by the organisers' forms, so a
+        field is declared once, here, for files, forms and the API alike."""
+        return getattr(self.check, "form_input", "text")
+
+
+def form_input(kind: str) -> Callable[[Check], Check]:
+    """Marks a check with the form input that carries its values (see Field.form_input)."""
+    def mark(check: Check) -> Check:
+        check.form_input = kind  # type: ignore[attr-defined]
+        return check
+    return mark
+
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -59,6 +74,7 @@ def text(limit: int = 200, *, blank: bool = False, lines: bool = False) -> Check
 
 
 def whole(low: int, high: int) -> Check:
+    @form_input("number")
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number")
@@ -83,6 +99,7 @@ def day(value: Any) -> date:
         raise ValueError(f"{value!r} is not a real date") from None
 
 
+@form_input("wall_clock")
 def wall_clock(value: Any) -> datetime:
     if not isinstance(value, str) or not WALL_CLOCK.fullmatch(value):
         raise ValueError("must be a wall-clock time at the venue like 2016-12-13T19:00, "
@@ -93,6 +110,7 @@ def wall_clock(value: Any) -> datetime:
         raise ValueError(f"{value!r} is not a real time") from None
 
 
+@form_input("flag")
 def flag(value: Any) -> int:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")

@@ -39,6 +39,7 @@ from festival.programme.fields import (
     Field,
     check_object,
     flag,
+    form_input,
     language,
     languages,
     status,
@@ -63,6 +64,7 @@ from festival.programme.writes import (
 from festival.seats import registrations
 
 
+@form_input("ids")
 def _ids(value: Any) -> list[int]:
     if not isinstance(value, list) or len(value) > 100 or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**62 for v in value):

@@ -22,14 +22,11 @@ from festival.core import times
 from festival.core.errors import ValidationError, _
 from festival.organisers import accounts
 from festival.programme import catalogue, queries, screenings
+from festival.programme.fields import Field
 from festival.web.guards import signed_in
 from festival.web.templating import gettext, render
 from festival.web.views import PRIVATE_HEADERS, json_object, paged, whole_number
 
-NUMBERS = {"capacity", "runtime_minutes", "year", "max_seats", "film_id", "venue_id"}
-FLAGS = {"step_free", "listed", "sign_interpretation", "captioned_debate",
-         "confirm_guest_clash"}
-WALL_CLOCK = {"starts_at", "ends_at"}
 DONE = {
     "created": _("Created."), "saved": _("Saved."), "unchanged": _("Nothing changed."),
     "publish": _("Published: the screening is now on the public programme."),
@@ -39,7 +36,7 @@ DONE = {
     "unpublish": _("Back to draft: the screening is no longer public."),
     "move": _("Moved. Registrants are told by mail and calendars update."),
 }
-SCREENING_FORM = [n for n in screenings.SCREENING if n != "status"]
+SCREENING_FORM = {n: f for n, f in screenings.SCREENING.items() if n != "status"}
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -71,21 +68,22 @@ def redirect(request: Request, name: str, done: str, **params: Any) -> Response:
     return RedirectResponse(f"{request.app.url_path_for(name, **params)}?done={done}", 303)
 
 
-def form_input(form: FormData, names: list[str]) -> dict[str, Any]:
-    """A form's values as the domain takes them (what JSON would carry): numbers as
-    int (anything else is passed on for the domain to refuse), ticked boxes as True, an
-    empty number or time as absent. Every checkbox counts: a form shows the whole row."""
+def form_input(form: FormData, spec: dict[str, Field]) -> dict[str, Any]:
+    """A form's values as the domain takes them (what JSON would carry), by each field's
+    declared input: numbers as int (anything else is passed on for the domain to
+    refuse), ticked boxes as True, an empty number or time as absent. Every checkbox
+    counts: a form shows the whole row."""
     data: dict[str, Any] = {}
-    for name in names:
+    for name, field in spec.items():
         raw = form.get(name)
         text = raw.strip() if isinstance(raw, str) else ""
-        if name in FLAGS:
+        if field.form_input == "flag":
             data[name] = name in form
-        elif name == "guest_ids":
+        elif field.form_input == "ids":
             ids = [v for v in form.getlist(name) if isinstance(v, str)]
             numbers = [whole_number(v) for v in ids]
             data[name] = numbers if None not in numbers else ids
-        elif name in NUMBERS | WALL_CLOCK:
+        elif field.form_input in ("number", "wall_clock"):
             if text:
                 data[name] = int(text) if re.fullmatch(r"-?\d{1,12}", text) else text
         elif isinstance(raw, str):
@@ -93,13 +91,14 @@ def form_input(form: FormData, names: list[str]) -> dict[str, Any]:
     return data
 
 
-def form_values(form: FormData) -> dict[str, Any]:
+def form_values(form: FormData, spec: dict[str, Field]) -> dict[str, Any]:
     """What the organiser typed, to show again beside the errors."""
     values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-    values["guest_ids"] = [n for v in form.getlist("guest_ids")
-                           if (n := whole_number(v)) is not None]
-    for name in FLAGS:
-        values[name] = name in form
+    for name, field in spec.items():
+        if field.form_input == "ids":
+            values[name] = [n for v in form.getlist(name) if (n := whole_number(v)) is not None]
+        elif field.form_input == "flag":
+            values[name] = name in form
     return values
 
 
@@ -199,7 +198,8 @@ async def screening_new(request: Request) -> Response:
                 changeover_minutes=request.app.state.settings.changeover_minutes)
         except ValidationError as exc:
             return page(request, organiser, "admin/screening_form.html",
-                        {"screening": None, "values": form_values(form), "errors": exc.fields,
+                        {"screening": None, "values": form_values(form, SCREENING_FORM),
+                         "errors": exc.fields,
                          "error": gettext(exc.message), **await _choices(request, organiser)},
                         status_code=422)
         return redirect(request, "admin_screening", "created", id=saved.id)
@@ -231,7 +231,8 @@ async def screening_edit(request: Request) -> Response:
             changeover_minutes=request.app.state.settings.changeover_minutes)
     except ValidationError as exc:
         return page(request, organiser, "admin/screening_form.html",
-                    {"screening": screening, "values": form_values(form), "errors": exc.fields,
+                    {"screening": screening, "values": form_values(form, SCREENING_FORM),
+                     "errors": exc.fields,
                      "error": gettext(exc.message), **await _choices(request, organiser)},
                     status_code=422)
     done = saved.action if saved.action in DONE else "saved"
@@ -263,7 +264,7 @@ async def screening_status(request: Request) -> Response:
 def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
     """The list, new and edit pages of a venue, film or guest: one shape for the three."""
     plural = catalogue.KINDS[kind].table
-    names = list(catalogue.KINDS[kind].fields)
+    spec = catalogue.KINDS[kind].fields
 
     async def listing(request: Request) -> Response:
         organiser = signed_in(request)
@@ -281,10 +282,10 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
                         {"row": row, "values": values, "errors": {}})
         form = await request.form()
         try:
-            saved = await catalogue.save_row(db, organiser, kind, row_id, form_input(form, names))
+            saved = await catalogue.save_row(db, organiser, kind, row_id, form_input(form, spec))
         except ValidationError as exc:
             return page(request, organiser, f"admin/{kind}_form.html",
-                        {"row": row, "values": form_values(form), "errors": exc.fields,
+                        {"row": row, "values": form_values(form, spec), "errors": exc.fields,
                          "error": gettext(exc.message)}, status_code=422)
         done = {"create": "created", "update": "saved"}.get(saved.action, "unchanged")
         return redirect(request, f"admin_{kind}", done, id=saved.id)
