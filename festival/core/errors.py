@@ -1,5 +1,5 @@
 """Domain errors: values with text for people, raised by the domain and turned into a
-page or JSON in one place (`festival.app`). Messages are marked for translation with
+page or JSON in one place (`festival.web.app`). Messages are marked for translation with
 `_` (lazy: translated when rendered, in the reader's language)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Organisers change the catalogue: venues, films and debate guests (screenings of them:
-festival.admin).
+festival.programme.screenings).
 
 Who may change what (checked here, on the server, for every change):
 - An `admin` changes everything.
@@ -15,10 +15,7 @@ Who may change what (checked here, on the server, for every change):
 The field checks are those of `festival load` (fields.check_object), run inside
 the write transaction. A change attendees see (everything but notes) gives every
 screening of the row a new `sequence` and `updated_at`, so calendars update (the
-loader's rule, loader.bump_dependants).
-
-Also here, because festival.admin shares them: `Saved`, `refused`, `slugify`,
-`unique_key` and `_` (translated now, as the text carries numbers).
+loader's rule, writes.bump_dependants).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Field checks: the rules a value must pass to enter the database, one set for every
-way in (the programme file of festival.programme_file, the organisers' forms and admin
-API of festival.catalogue and festival.admin).
+way in (the programme file of festival.programme.file, the organisers' forms and admin
+API of festival.programme.catalogue and festival.programme.screenings).
 
 A `Check` answers the normalised value or raises ValueError with text for people;
 `check_object` runs a spec of `Field`s over an object and records each error under its

@@ -8,7 +8,7 @@ as `Existing` (read by loader.load_existing inside the write transaction), so th
 double-booking check guards the very write it allows.
 
 The field checks themselves (`Field`, `check_object`, `text`, `whole`, ...) live in
-festival.fields: the organiser forms and admin API use them too.
+festival.programme.fields: the organiser forms and admin API use them too.
 """
 
 from __future__ import annotations

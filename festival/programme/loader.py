@@ -1,5 +1,5 @@
 """Programme files into the database (`seed.json`, `festival load`): the file is checked
-whole (festival.programme_file), then imported in one transaction.
+whole (festival.programme.file), then imported in one transaction.
 
 Why the check runs inside the write transaction: it sees the database as it is then, so
 the double-booking check guards the very write it allows, and a bad file writes nothing.

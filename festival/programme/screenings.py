@@ -1,5 +1,5 @@
 """Organisers change the programme's screenings: create, update, publish, cancel, move
-(the venues, films and guests they show: festival.catalogue).
+(the venues, films and guests they show: festival.programme.catalogue).
 
 Who may change what (checked here, on the server, for every change): an `admin` changes
 every screening; an `organiser` the screenings at venues of their own country, anything

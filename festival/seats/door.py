@@ -1,5 +1,5 @@
 """The door: a screening's attendees, search, check-in, walk-ins and the CSV export.
-(The dashboard's figures and the audit and outbox listings are festival.overview's.)
+(The dashboard's figures and the audit and outbox listings are festival.organisers.overview's.)
 
 Choices a reader might question:
 - Check-in is one write transaction whose UPDATE carries its own guard

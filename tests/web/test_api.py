@@ -1,4 +1,4 @@
-"""The registration endpoints of the JSON API, as CONTRACT.md describes them: 201 or 200
+"""The registration endpoints of the JSON API, as docs/http.md describes them: 201 or 200
 with the registration, 422 with field errors and nothing written, 413, 404, 409, and
 DELETE that cancels (twice is fine)."""
 

@@ -1,5 +1,5 @@
-"""The JSON API under /api/v1, as CONTRACT.md names it. Times are wall-clock times at the
-venue with that day's UTC offset; errors use the one shape from festival.app.
+"""The JSON API under /api/v1 (docs/http.md describes it). Times are wall-clock times at the
+venue with that day's UTC offset; errors use the one shape from festival.web.app.
 
 Registrations are created with a JSON body only: a browser cannot send
 `application/json` to another site without a CORS preflight we never grant, so the API
