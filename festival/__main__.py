@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from festival.core.errors import FestivalError, ValidationError
-from festival.core.settings import Settings
+from festival.core.settings import Settings, SettingsError, help_rows
 from festival.core.store import Database, fetch_value, schema_version
 from festival.mail import sender
 from festival.organisers import accounts
@@ -33,10 +33,18 @@ class CommandError(Exception):
     """A message for the person at the terminal; the command exits with status 1."""
 
 
+def environment_help() -> str:
+    rows = help_rows()
+    width = max(len(name) for name, _default, _text in rows)
+    return "\n".join(["environment (a command-line flag wins):"] + [
+        f"  {name:<{width}}  {text} (default: {default})" for name, default, text in rows])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="festival", description="Runs a film festival's programme: screenings, seats, "
-        "calendar feeds, organisers, mail.")
+        "calendar feeds, organisers, mail.", epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_help = "database file (default: $FESTIVAL_DB or ./festival.db)"
 
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         settings = Settings.from_env(db_path=args.db)
-    except ValueError as exc:  # a malformed FESTIVAL_* variable
+    except SettingsError as exc:  # a malformed FESTIVAL_* variable, named in the message
         print(f"festival: {exc}", file=sys.stderr)
         return 1
     try:
@@ -268,19 +276,7 @@ async def prepare(settings: Settings) -> ImportSummary | None:
 
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that makes Settings.from_env() in a worker equal `settings`."""
-    env = {
-        "FESTIVAL_DB": str(Path(settings.db_path).resolve()),
-        "FESTIVAL_SECRET_KEY": settings.secret_key,
-        "FESTIVAL_BASE_URL": settings.base_url,
-        "FESTIVAL_MAIL_FROM": settings.mail_from,
-        "FESTIVAL_SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
-        "FESTIVAL_CHANGEOVER_MINUTES": str(settings.changeover_minutes),
-    }
-    if settings.smtp_url:
-        env["FESTIVAL_SMTP_URL"] = settings.smtp_url
-    if settings.mail_reply_to:
-        env["FESTIVAL_MAIL_REPLY_TO"] = settings.mail_reply_to
-    return env
+    return {**settings.environment(), "FESTIVAL_DB": str(Path(settings.db_path).resolve())}
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {

@@ -1,14 +1,36 @@
-"""Every setting, read once from command-line flags and the environment (flags win)."""
+"""Every setting, read once from command-line flags and the environment (flags win).
+
+Each FESTIVAL_* variable is declared once, in VARIABLES: its Settings field, how its text
+is read and checked, and a line of help. `Settings.from_env` checks every value at
+start-up, so a bad one stops the process with a SettingsError that names the variable and
+says what was expected, rather than failing later in the middle of a request."""
 
 from __future__ import annotations
 
+import email.utils
 import os
+import re
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: templates/, static/, seed.json
+_PACKAGE = Path(__file__).resolve().parents[1]
+# Where templates/, static/ and seed.json are: the top of the checkout, which an editable
+# install runs from; a wheel carries the same files as festival/data/ (the package-dir
+# mapping in pyproject.toml).
+ROOT = _PACKAGE / "data" if (_PACKAGE / "data" / "templates").is_dir() else _PACKAGE.parent
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+MAX_CHANGEOVER_MINUTES = 24 * 60
+
+
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; the message names the variable (or flag)
+    and says what is expected, e.g. "FESTIVAL_CHANGEOVER_MINUTES: expected a whole number
+    of minutes from 0 to 1440, got 'half an hour'"."""
 
 
 @dataclass(frozen=True)
@@ -33,26 +55,134 @@ class Settings:
     start_mail_sender: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> Settings:
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Settings from `env` (default: os.environ) and keyword flags, which win. An
+        empty value, or a flag of None, means unset. Every declared value is checked:
+        SettingsError names the first bad one."""
+        env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        mapping = {
-            "FESTIVAL_DB": "db_path",
-            "FESTIVAL_SECRET_KEY": "secret_key",
-            "FESTIVAL_BASE_URL": "base_url",
-            "FESTIVAL_SMTP_URL": "smtp_url",
-            "FESTIVAL_MAIL_FROM": "mail_from",
-            "FESTIVAL_MAIL_REPLY_TO": "mail_reply_to",
-            "FESTIVAL_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
-        }
-        for var, name in mapping.items():
-            if env.get(var):
-                values[name] = env[var]
-        if env.get("FESTIVAL_CHANGEOVER_MINUTES"):
-            values["changeover_minutes"] = int(env["FESTIVAL_CHANGEOVER_MINUTES"])
-        values.update({k: v for k, v in flags.items() if v is not None})
-        settings = cls(**values)
-        if settings.sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise ValueError("FESTIVAL_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
-        return replace(settings, base_url=settings.base_url.rstrip("/"),
-                       sqlite_synchronous=settings.sqlite_synchronous.upper())
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            if raw:
+                values[var.field] = var.read(raw, var.name)
+        declared = {var.field: var for var in VARIABLES}
+        for name, value in flags.items():
+            if value is None or value == "":
+                continue
+            var = declared.get(name)
+            # A flag for a declared field goes through the same check, named as the flag.
+            values[name] = var.read(str(value), name) if var else value
+        return cls(**values)
+
+    def environment(self) -> dict[str, str]:
+        """The FESTIVAL_* variables that make from_env() answer these settings (for
+        worker processes); fields left unset (None) are left out."""
+        return {var.name: str(value) for var in VARIABLES
+                if (value := getattr(self, var.field)) is not None}
+
+
+# --- the variables ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variable:
+    name: str                    # the environment variable
+    field: str                   # the Settings field it sets
+    parse: Callable[[str], Any]  # the value, or ValueError("expected ...")
+    help: str
+    default: str | None = None   # for the help table; None: the field's own default
+
+    def read(self, raw: str, label: str) -> Any:
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            shown = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", raw)  # no password in logs
+            raise SettingsError(f"{label}: {exc}, got {shown!r}") from None
+
+    def default_text(self) -> str:
+        if self.default is not None:
+            return self.default
+        default = next(f.default for f in fields(Settings) if f.name == self.field)
+        return "(unset)" if default is None or default is MISSING else str(default)
+
+
+def _text(raw: str) -> str:
+    if not raw.strip() or "\x00" in raw:
+        raise ValueError("expected some text")
+    return raw
+
+
+def _split(url: str) -> SplitResult | None:
+    """The URL's parts, or None when it cannot be split or its port is not a number."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return None
+    return parts
+
+
+def _http_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = _split(url)
+    if (parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname
+            or parts.query or parts.fragment or any(c.isspace() for c in url)):
+        raise ValueError("expected an http:// or https:// URL such as "
+                         "'https://festival.example.org'")
+    return url
+
+
+def _smtp_url(raw: str) -> str:
+    parts = _split(raw.strip())
+    if (parts is None or parts.scheme.lower() not in ("smtp", "smtps", "smtp+starttls")
+            or not parts.hostname):
+        raise ValueError("expected an smtp://, smtps:// or smtp+starttls:// URL such as "
+                         "'smtp://user:password@mail.example.org:587?starttls=1'")
+    return raw.strip()
+
+
+def _address(raw: str) -> str:
+    address = email.utils.parseaddr(raw)[1]
+    if "@" not in address or "\r" in raw or "\n" in raw:
+        raise ValueError("expected a mail address such as "
+                         "'Film Festival <festival@example.org>'")
+    return raw.strip()
+
+
+def _synchronous(raw: str) -> str:
+    mode = raw.strip().upper()
+    if mode not in SYNCHRONOUS_MODES:
+        raise ValueError(f"expected one of {', '.join(SYNCHRONOUS_MODES)}")
+    return mode
+
+
+def _minutes(raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > MAX_CHANGEOVER_MINUTES:
+        raise ValueError(f"expected a whole number of minutes from 0 to "
+                         f"{MAX_CHANGEOVER_MINUTES}")
+    return int(text)
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("FESTIVAL_DB", "db_path", _text, "the SQLite database file"),
+    Variable("FESTIVAL_SECRET_KEY", "secret_key", _text,
+             "signs sessions and CSRF tokens; set it, or they end at every restart",
+             default="(random, per process)"),
+    Variable("FESTIVAL_BASE_URL", "base_url", _http_url,
+             "the public address, for absolute links in mails and calendar feeds"),
+    Variable("FESTIVAL_SMTP_URL", "smtp_url", _smtp_url,
+             "where mail is sent: smtp://[user:password@]host[:port][?starttls=1], "
+             "smtp+starttls://... or smtps://...; unset, mail stays in the outbox"),
+    Variable("FESTIVAL_MAIL_FROM", "mail_from", _address, "the From: of every mail"),
+    Variable("FESTIVAL_MAIL_REPLY_TO", "mail_reply_to", _address,
+             "the Reply-To: of every mail"),
+    Variable("FESTIVAL_SQLITE_SYNCHRONOUS", "sqlite_synchronous", _synchronous,
+             "SQLite's synchronous pragma: " + ", ".join(SYNCHRONOUS_MODES)),
+    Variable("FESTIVAL_CHANGEOVER_MINUTES", "changeover_minutes", _minutes,
+             "a venue's minimum gap between two screenings, in minutes"),
+)
+
+
+def help_rows() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for each environment variable, for a help table."""
+    return [(var.name, var.default_text(), var.help) for var in VARIABLES]
