@@ -8,6 +8,7 @@ says what was expected, rather than failing later in the middle of a request."""
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import os
 import re
 import secrets
@@ -53,6 +54,10 @@ class Settings:
     argon2_memory_cost: int = 65536
     changeover_minutes: int = 30  # a venue's minimum gap between two screenings
     start_mail_sender: bool = True
+    rate_limits: bool = True  # per-client limits; off only for load tests from one machine
+    # Comma-separated addresses or networks whose X-Forwarded-For names the client.
+    trusted_proxies: str = ""
+    retention_days: int = 90  # attendees' personal data kept after an edition ends
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -163,6 +168,33 @@ def _minutes(raw: str) -> int:
     return int(text)
 
 
+def _switch(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("on", "true", "yes", "1"):
+        return True
+    if word in ("off", "false", "no", "0"):
+        return False
+    raise ValueError("expected on or off")
+
+
+def _networks(raw: str) -> str:
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    try:
+        for part in parts:
+            ipaddress.ip_network(part, strict=False)
+    except ValueError:
+        raise ValueError("expected comma-separated addresses or networks such as "
+                         "'127.0.0.1,10.0.0.0/8'") from None
+    return ",".join(parts)
+
+
+def _days(raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) > 3650:
+        raise ValueError("expected a whole number of days from 0 to 3650")
+    return int(text)
+
+
 VARIABLES: tuple[Variable, ...] = (
     Variable("FESTIVAL_DB", "db_path", _text, "the SQLite database file"),
     Variable("FESTIVAL_SECRET_KEY", "secret_key", _text,
@@ -180,6 +212,14 @@ VARIABLES: tuple[Variable, ...] = (
              "SQLite's synchronous pragma: " + ", ".join(SYNCHRONOUS_MODES)),
     Variable("FESTIVAL_CHANGEOVER_MINUTES", "changeover_minutes", _minutes,
              "a venue's minimum gap between two screenings, in minutes"),
+    Variable("FESTIVAL_RATE_LIMITS", "rate_limits", _switch,
+             "per-client limits on registrations, lost-ticket requests and sign-ins: on, "
+             "or off for load tests from one machine", default="on"),
+    Variable("FESTIVAL_TRUSTED_PROXIES", "trusted_proxies", _networks,
+             "addresses or networks (comma-separated) of reverse proxies whose "
+             "X-Forwarded-For names the client; by default none", default="(none)"),
+    Variable("FESTIVAL_RETENTION_DAYS", "retention_days", _days,
+             "days after an edition ends before attendees' personal data is erased"),
 )
 
 
