@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already printed by argparse
         return int(exc.code or 0)
     try:
-        settings = Settings.from_env(db_path=args.db)
+        settings = Settings.from_env(db_path=args.db,
+                                     smtp_url=getattr(args, "smtp_url", None))
     except SettingsError as exc:  # a malformed FESTIVAL_* variable, named in the message
         print(f"festival: {exc}", file=sys.stderr)
         return 1
@@ -214,8 +215,6 @@ def cmd_organiser(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_mail(args: argparse.Namespace, settings: Settings) -> int:
-    if args.smtp_url:
-        settings = replace(settings, smtp_url=args.smtp_url)
     try:
         sent = asyncio.run(sender.send_all_once(settings))
     except sender.MailNotConfigured as exc:

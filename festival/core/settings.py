@@ -198,7 +198,8 @@ def _days(raw: str) -> int:
 VARIABLES: tuple[Variable, ...] = (
     Variable("FESTIVAL_DB", "db_path", _text, "the SQLite database file"),
     Variable("FESTIVAL_SECRET_KEY", "secret_key", _text,
-             "signs sessions and CSRF tokens; set it, or they end at every restart",
+             "signs the forms' CSRF tokens; set it, the same on every worker, or open "
+             "forms fail after a restart",
              default="(random, per process)"),
     Variable("FESTIVAL_BASE_URL", "base_url", _http_url,
              "the public address, for absolute links in mails and calendar feeds"),
