@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import BASE, demo_database, timed  # also puts the checkout on sys.path
+from common import (  # also puts the checkout on sys.path
+    BASE,
+    demo_database,
+    feed_screenings,
+    timed,
+)
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
 
 from festival.calendar import ics
@@ -73,12 +78,9 @@ def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]
 
 
 async def rows(db: Database) -> list[dict[str, Any]]:
+    """The current edition's screenings as the feed builds from them."""
     edition = await queries.edition_by_key(db, None)
-    screenings = await queries.list_screenings(db, edition["id"])
-    guests = await queries.guests_by_screening(db, [s["id"] for s in screenings])
-    for s in screenings:
-        s["guests"] = guests[s["id"]]
-    return screenings
+    return await feed_screenings(db, edition["id"])
 
 
 async def measure(size: int, requests: int) -> dict[str, float]:

@@ -26,20 +26,22 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import (  # also puts the checkout on sys.path
+    ROOT,
+    ServerProcess,
+    festival_env,
+    run_festival,
+    serve_festival,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 WARM_UP = 100
 
 SCREENINGS = 20
@@ -94,41 +96,13 @@ def serve_bare(port: int, db_path: str, synchronous: str) -> None:
             await state["conn"].commit()
         return JSONResponse({"id": cursor.lastrowid, "status": "confirmed"}, status_code=201)
 
-    app = Starlette(routes=[Route("/insert", insert, methods=["POST"])],
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})  # for the launcher's wait (tests.helpers)
+
+    app = Starlette(routes=[Route("/insert", insert, methods=["POST"]),
+                            Route("/healthz", healthz)],
                     lifespan=contextlib.asynccontextmanager(lifespan))
     uvicorn.run(app, host="127.0.0.1", port=port)
-
-
-# --- running servers ---------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running(command: list[str], env: dict[str, str], base: str) -> Iterator[None]:
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"server exited: {' '.join(command)}")
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(base + "/", timeout=1)
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {' '.join(command)}")
-            time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 # --- the load ----------------------------------------------------------------------------
@@ -207,32 +181,31 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "FESTIVAL_SQLITE_SYNCHRONOUS": args.synchronous,
-               "FESTIVAL_SECRET_KEY": "bench-secret"}
-        env.pop("FESTIVAL_SMTP_URL", None)
+        # A load test from one machine: per-client rate limits would answer 429.
+        env = {"FESTIVAL_SQLITE_SYNCHRONOUS": args.synchronous,
+               "FESTIVAL_SECRET_KEY": "bench-secret", "FESTIVAL_RATE_LIMITS": "off"}
         db = str(Path(tmp) / "festival.db")
         programme_file = Path(tmp) / "bench.json"
         programme_file.write_text(json.dumps(bench_programme()), "utf-8")
-        subprocess.run([sys.executable, "-m", "festival", "load", str(programme_file),
-                        "--db", db], env=env, cwd=ROOT, check=True, capture_output=True)
+        run_festival("load", str(programme_file), "--db", db, env=env)
 
-        port, bare_port = free_port(), free_port()
-        base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-        festival_cmd = [sys.executable, "-m", "festival", "serve", "--port", str(port),
-                        "--db", db, "--workers", str(args.workers)]
-        bare_cmd = [sys.executable, str(Path(__file__).resolve()), "--synchronous",
-                    args.synchronous, "--serve-bare", str(bare_port), str(Path(tmp) / "bare.db")]
-        with running(festival_cmd, env, base), running(bare_cmd, env, bare_base):
-            ours = Load(base, festival_paths(base), args.concurrency, "f")
-            bare = Load(bare_base, ["/insert"], args.concurrency, "b")
-            asyncio.run(compare(ours, bare, args.requests, args.rounds))
+        festival = serve_festival(db, workers=args.workers, env=env)
+        bare = ServerProcess(
+            lambda port: [sys.executable, str(Path(__file__).resolve()), "--synchronous",
+                          args.synchronous, "--serve-bare", str(port),
+                          str(Path(tmp) / "bare.db")],
+            env=festival_env(env), cwd=ROOT)
+        with festival, bare:
+            ours = Load(festival.url, festival_paths(festival.url), args.concurrency, "f")
+            baseline = Load(bare.url, ["/insert"], args.concurrency, "b")
+            asyncio.run(compare(ours, baseline, args.requests, args.rounds))
 
     print(f"registrations: {args.requests} requests (+{WARM_UP} warm-up) over {SCREENINGS} "
           f"screenings of {CAPACITY} seats, {args.concurrency} in flight, {args.rounds} "
           f"alternating rounds, synchronous={args.synchronous}, festival workers={args.workers}")
     print(f"{'server':<42} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  statuses")
     results = (("festival POST .../registrations", ours.figures()),
-               ("bare Starlette INSERT+COMMIT", bare.figures()))
+               ("bare Starlette INSERT+COMMIT", baseline.figures()))
     for label, figures in results:
         print(f"{label:<42} {figures['rate']:>8.0f} {figures['p50']:>8.1f} "
               f"{figures['p99']:>8.1f}  {figures['statuses']}")

@@ -1,5 +1,9 @@
-"""What the page and feed benchmarks share: a median timer and an app's settings on a
-fresh database holding the demo edition."""
+"""What the benchmarks share: a median timer, an app's settings on a fresh database
+holding the demo edition, and (from tests.helpers, which the tests use too) the server
+launcher and the feeds' view of the screenings.
+
+Importing this module puts the checkout on sys.path, so that `python bench/x.py` finds
+`festival` and `tests.helpers` without an install."""
 
 from __future__ import annotations
 
@@ -10,14 +14,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from festival.core.settings import Settings  # noqa: E402
 from festival.core.store import Database  # noqa: E402
 from festival.programme import demo  # noqa: E402
 from festival.programme.loader import import_programme  # noqa: E402
-
-BASE = "https://festival.example.org"
+from tests.helpers import BASE_URL as BASE  # noqa: E402
+from tests.helpers import (  # noqa: E402, F401 (re-exported for the benchmarks)
+    ServerProcess,
+    feed_screenings,
+    festival_command,
+    festival_env,
+    run_festival,
+    serve_festival,
+)
 
 
 async def timed(action: Callable[[], Awaitable[Any]], rounds: int) -> float:

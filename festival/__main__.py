@@ -18,13 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from festival.core import logs
 from festival.core.errors import FestivalError, ValidationError
 from festival.core.settings import Settings, SettingsError, help_rows
 from festival.core.store import Database, fetch_value, schema_version
 from festival.mail import sender
 from festival.organisers import accounts
+from festival.privacy import records
 from festival.programme import demo
 from festival.programme.loader import ImportSummary, import_programme
+from festival.seats import registrations
 
 PROGRESS_FROM = 1000  # screenings: smaller files import before anyone would look
 
@@ -76,6 +79,49 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--country", help="2-letter code; required for the organiser role")
     add.add_argument("--name", default="")
     add.add_argument("--db", help=db_help)
+    listing = organiser_commands.add_parser("list", help="list every account")
+    listing.add_argument("--db", help=db_help)
+    for action, text in (
+            ("disable", "stop an account signing in; its sessions end at once"),
+            ("enable", "let a disabled account sign in again"),
+            ("password", "set an account's password, read from standard input; its "
+                         "sessions end"),
+            ("unlock", "lift every client's lock on an account after failed sign-ins")):
+        change = organiser_commands.add_parser(action, help=text)
+        change.add_argument("email")
+        change.add_argument("--db", help=db_help)
+
+    privacy_cmd = commands.add_parser("privacy", help="attendees' personal data")
+    privacy_commands = privacy_cmd.add_subparsers(dest="action", required=True,
+                                                  metavar="ACTION")
+    export = privacy_commands.add_parser(
+        "export", help="print, as JSON, everything held about one address")
+    export.add_argument("email")
+    export.add_argument("--db", help=db_help)
+    forget = privacy_commands.add_parser(
+        "forget", help="erase one person: upcoming registrations cancelled, name and "
+        "address gone from every table, message and audit entry, and from the file")
+    forget.add_argument("email")
+    forget.add_argument("--organiser", action="store_true",
+                        help="also disable and erase an organiser account of that address")
+    forget.add_argument("--db", help=db_help)
+    purge = privacy_commands.add_parser(
+        "purge", help="erase attendees' personal data of editions that ended more than "
+        "$FESTIVAL_RETENTION_DAYS days ago (or of one edition, at once)")
+    purge.add_argument("--edition", metavar="KEY")
+    purge.add_argument("--db", help=db_help)
+
+    edition_cmd = commands.add_parser("edition", help="an edition's registration rules")
+    edition_commands = edition_cmd.add_subparsers(dest="action", required=True,
+                                                  metavar="ACTION")
+    confirm = edition_commands.add_parser(
+        "confirm-email", help="hold new registrations' seats until the attendee confirms "
+        "the address (on), or confirm at once (off)")
+    confirm.add_argument("key", metavar="KEY")
+    confirm.add_argument("switch", choices=("on", "off"))
+    confirm.add_argument("--hold-minutes", type=_positive, default=30,
+                         help="how long an unconfirmed hold keeps its seats (5 to 1440)")
+    confirm.add_argument("--db", help=db_help)
 
     mail_cmd = commands.add_parser("mail", help="the mail outbox")
     mail_commands = mail_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -97,6 +143,7 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.install()  # every command's logs (mail send, organiser ...) mask tokens and addresses
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -205,12 +252,77 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_organiser(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action != "add":
+        return ORGANISER_ACTIONS[args.action](args, settings)
     password = read_password(sys.stdin)
     organiser_id = asyncio.run(_with_db(settings, lambda db: accounts.create_organiser(
         db, args.email, password, args.role, args.country, name=args.name,
         settings=settings)))
     where = f" for {args.country.upper()}" if args.country else ""
     print(f"Organiser {organiser_id} created: {args.email.strip().lower()} ({args.role}{where})")
+    return 0
+
+
+def cmd_organiser_list(args: argparse.Namespace, settings: Settings) -> int:
+    for account in asyncio.run(_with_db(settings, accounts.list_organisers)):
+        print(accounts.describe(account))
+    return 0
+
+
+def cmd_organiser_disabled(args: argparse.Namespace, settings: Settings) -> int:
+    disabled = args.action == "disable"
+    account = asyncio.run(_with_db(settings, lambda db: accounts.set_disabled(
+        db, args.email, disabled)))
+    print(f"Organiser {account['email']} disabled; their sessions have ended" if disabled
+          else f"Organiser {account['email']} enabled")
+    return 0
+
+
+def cmd_organiser_password(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password(sys.stdin)
+    account = asyncio.run(_with_db(settings, lambda db: accounts.set_password(
+        db, args.email, password, settings)))
+    print(f"Password set for {account['email']}; their sessions have ended")
+    return 0
+
+
+def cmd_organiser_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    locked = asyncio.run(_with_db(settings, lambda db: accounts.unlock(db, args.email)))
+    print(f"Organiser {args.email.strip().lower()} unlocked ({locked} client(s) were "
+          "locked out)")
+    return 0
+
+
+ORGANISER_ACTIONS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "list": cmd_organiser_list, "disable": cmd_organiser_disabled,
+    "enable": cmd_organiser_disabled, "password": cmd_organiser_password,
+    "unlock": cmd_organiser_unlock,
+}
+
+
+def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "export":
+        data = asyncio.run(_with_db(settings, lambda db: records.export_person(db, args.email)))
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    if args.action == "forget":
+        counts = asyncio.run(_with_db(settings, lambda db: records.forget_person(
+            db, args.email, organiser=args.organiser)))
+    else:
+        counts = asyncio.run(_with_db(settings, lambda db: records.purge(
+            db, retention_days=settings.retention_days, edition_key=args.edition)))
+    print(counts.summary())
+    return 0
+
+
+def cmd_edition(args: argparse.Namespace, settings: Settings) -> int:
+    state = asyncio.run(_with_db(settings, lambda db: registrations.set_email_confirmation(
+        db, args.key, required=args.switch == "on", hold_minutes=args.hold_minutes)))
+    if state["confirm_email"]:
+        print(f"Edition {state['edition']}: new registrations hold their seats for "
+              f"{state['hold_minutes']} minutes until the attendee confirms the address")
+    else:
+        print(f"Edition {state['edition']}: registrations are confirmed at once")
     return 0
 
 
@@ -245,11 +357,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # must share one secret key, or sessions would break between them.
         os.environ.update(settings_environment(settings))
         uvicorn.run("festival.web.app:app_from_env", factory=True, workers=args.workers,
-                    host=args.host, port=args.port)
+                    host=args.host, port=args.port, proxy_headers=False)
     else:
         from festival.web.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        # The app alone decides who the client is (FESTIVAL_TRUSTED_PROXIES).
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False)
     return 0
 
 
@@ -280,7 +393,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "init": cmd_init, "load": cmd_load, "demo": cmd_demo,
-    "organiser": cmd_organiser, "mail": cmd_mail,
+    "organiser": cmd_organiser, "mail": cmd_mail, "privacy": cmd_privacy,
+    "edition": cmd_edition,
 }
 
 

@@ -1,11 +1,21 @@
-"""Shared fixtures: a fresh SQLite file per test, the app with its lifespan entered, an
-in-process ASGI client, and a small programme spanning awkward time zones."""
+"""Shared fixtures: a database file per test, the app with its lifespan entered, an
+in-process ASGI client, and a small programme spanning awkward time zones.
+
+Each test gets its own SQLite file, as before, but not a freshly migrated one: the
+migrations run once per session into a template (tmp_path_factory), checkpointed so
+the whole database is in its main file, and each test's file is a byte copy of it.
+Tests that ask for the sample programme (`programme`, `loaded`) get a copy of a second
+template that already holds it, built (lazily) from the first. The apps made by `app`
+share their compiled page templates (tests.helpers.SharedTemplateCode): compiling them
+anew for each test's app cost more than anything else in the suite.
+
+Helpers (csrf_of, sign-in, registrations, mail, calendars, servers) are in
+tests/helpers.py."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +24,58 @@ import pytest
 
 from festival.core.settings import Settings
 from festival.core.store import Database
-from festival.organisers import accounts
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    SAMPLE,
+    SharedTemplateCode,
+    SignIn,
+    add_organiser,
+    build_template,
+    copy_database,
+    csrf_of,
+    fast_settings,
+    submit_sign_in,
+)
 
-SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
-PASSWORD = "organiser-password-1"
-SignIn = Callable[..., Awaitable[httpx.AsyncClient]]
+# Re-exported for test modules that still import them from here; new code imports
+# from tests.helpers.
+__all__ = ["PASSWORD", "SAMPLE", "SignIn", "csrf_of"]
+
+# The fixtures that stand for "the sample programme is in the database": a test that
+# uses any of them (directly or through other fixtures) starts from the loaded template.
+SAMPLE_FIXTURES = frozenset({"programme", "loaded"})
+SAMPLE_IN_DATABASE = pytest.StashKey[bool]()
 
 
-def csrf_of(html: str) -> str:
-    """The CSRF token of the (first) form on a page."""
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with every migration applied, for tests to copy."""
+    return build_template(tmp_path_factory.mktemp("template") / "migrated.db")
+
+
+@pytest.fixture(scope="session")
+def sample_database(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Path:
+    """The migrated template with the sample programme imported, for tests to copy."""
+    return build_template(tmp_path_factory.mktemp("template") / "sample.db",
+                          json.loads(SAMPLE.read_text("utf-8")), start_from=migrated_database)
+
+
+@pytest.fixture(scope="session")
+def pristine_sample() -> dict[str, Any]:
+    return json.loads(SAMPLE.read_text("utf-8"))
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=str(tmp_path / "festival.db"),
-        secret_key="test-secret-key-not-for-production",
-        base_url="https://festival.example.org",
-        sqlite_synchronous="NORMAL",
-        argon2_time_cost=1,
-        argon2_memory_cost=8,
-        start_mail_sender=False,
-    )
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on this test's own database file: a copy of the migrated template, or
+    of the sample template when the test uses the sample programme's fixtures."""
+    db_path = tmp_path / "festival.db"
+    with_sample = not SAMPLE_FIXTURES.isdisjoint(request.fixturenames)
+    template = "sample_database" if with_sample else "migrated_database"
+    copy_database(request.getfixturevalue(template), db_path)
+    request.node.stash[SAMPLE_IN_DATABASE] = with_sample
+    return fast_settings(db_path=str(db_path), base_url=BASE_URL)
 
 
 @pytest.fixture
@@ -54,11 +91,17 @@ def sample_programme() -> dict[str, Any]:
     return json.loads(SAMPLE.read_text("utf-8"))
 
 
+# Compiled Jinja templates, shared by every app these fixtures make in the session:
+# compiling them anew for each test's app was the largest single cost of the suite.
+TEMPLATE_CODE = SharedTemplateCode()
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
     from festival.web.app import create_app
 
     application = create_app(settings)
+    application.state.templates.bytecode_cache = TEMPLATE_CODE
     async with application.router.lifespan_context(application):
         yield application
 
@@ -66,17 +109,45 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://festival.example.org") as c:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
         yield c
 
 
-@pytest.fixture
-async def programme(app: Any, sample_programme: dict[str, Any]) -> dict[str, Any]:
-    """The sample programme loaded into the app's database; answers the file's dict."""
-    from festival.programme.loader import import_programme
+def _sample_is_in_database(request: pytest.FixtureRequest, sample: dict[str, Any],
+                           pristine: dict[str, Any]) -> bool:
+    """Whether the test's database came from the sample template; fails when the sample
+    was changed before the fixture that stands for it (the template holds the file's)."""
+    if not request.node.stash.get(SAMPLE_IN_DATABASE, False):
+        return False  # asked for late (getfixturevalue): the database has no programme
+    if sample != pristine:
+        pytest.fail("the sample programme was changed before it was loaded; load a changed "
+                    "programme with import_programme instead of the programme fixture")
+    return True
 
-    await import_programme(app.state.db, sample_programme)
+
+@pytest.fixture
+async def programme(request: pytest.FixtureRequest, app: Any, sample_programme: dict[str, Any],
+                    pristine_sample: dict[str, Any]) -> dict[str, Any]:
+    """The sample programme in the app's database; answers the file's dict. It comes
+    with the database file (imported once per session, at the session's start), so a
+    test that needs it imported under its own conditions (a frozen clock, a patched
+    loader) imports it itself instead."""
+    if not _sample_is_in_database(request, sample_programme, pristine_sample):
+        from festival.programme.loader import import_programme
+
+        await import_programme(app.state.db, sample_programme)
     return sample_programme
+
+
+@pytest.fixture
+async def loaded(request: pytest.FixtureRequest, db: Database, sample_programme: dict[str, Any],
+                 pristine_sample: dict[str, Any]) -> Database:
+    """The `db` fixture with the sample programme in it."""
+    if not _sample_is_in_database(request, sample_programme, pristine_sample):
+        from festival.programme.loader import import_programme
+
+        await import_programme(db, sample_programme)
+    return db
 
 
 @pytest.fixture
@@ -87,14 +158,11 @@ async def sign_in(app: Any, settings: Settings) -> AsyncIterator[SignIn]:
 
     async def make(email: str, role: str = "organiser", country: str | None = "NL",
                    target: Any = None) -> httpx.AsyncClient:
-        await accounts.create_organiser(app.state.db, email, PASSWORD, role, country,
-                                    settings=settings)
+        await add_organiser(app, email, PASSWORD, role, country, settings=settings)
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=target or app),
-                              base_url="https://festival.example.org")
+                              base_url=BASE_URL)
         clients.append(c)
-        page = await c.get("/admin/login")
-        answer = await c.post("/admin/login", data={
-            "email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+        answer = await submit_sign_in(c, email, PASSWORD)
         assert answer.status_code == 303, answer.text
         return c
 

@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "festival"
-CAPABILITIES = ("core", "programme", "seats", "mail", "calendar", "organisers")
+CAPABILITIES = ("core", "programme", "seats", "mail", "calendar", "organisers", "privacy")
 DATABASE = ("festival.core.store", "aiosqlite", "sqlite3")
 PURE_EXPORTS = ("festival.calendar", "festival.mail.compose")
 

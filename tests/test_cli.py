@@ -15,8 +15,8 @@ import pytest
 from festival.__main__ import main, prepare, settings_environment
 from festival.core.settings import Settings
 from festival.organisers.accounts import verify_password
+from tests.helpers import SAMPLE
 
-SAMPLE = Path(__file__).parent / "data" / "sample_programme.json"
 SEED = Path(__file__).parent.parent / "seed.json"
 
 

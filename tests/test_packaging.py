@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +69,6 @@ def build_wheel(tmp_path: Path) -> Path:
     wheels = list(out.glob("festival-*.whl"))
     assert len(wheels) == 1, output
     return wheels[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_wheel_carries_and_serves_its_files(tmp_path: Path) -> None:

@@ -181,12 +181,14 @@ def _ticket_event(
     earlier_cancellations: int = 0,
 ) -> Props:
     status = registration["status"]
-    waitlisted = status == "waitlisted" and s["status"] != "cancelled"
+    # Waiting, or seats held until the address is confirmed: not (yet) a seat.
+    tentative = status in ("waitlisted", "held") and s["status"] != "cancelled"
     event = _event(s, base_url=base_url, organiser=organiser,
                    note=_ticket_note(registration, base_url),
                    cancelled=status == "cancelled",
-                   prefix=_("Waitlist: ") if waitlisted else "")
-    if waitlisted:
+                   prefix=(_("Waitlist: ") if status == "waitlisted" else _("Unconfirmed: "))
+                   if tentative else "")
+    if tentative:
         event["STATUS"] = "TENTATIVE"
     # The attendee's own change (confirmed from the waitlist, cancelled) is news too.
     event["SEQUENCE"] = str(attendee_sequence(s, registration, earlier_cancellations))
@@ -203,6 +205,7 @@ def _ticket_rank(registration: Mapping[str, Any]) -> tuple[bool, str, int]:
 def _ticket_note(registration: Mapping[str, Any], base_url: str) -> str:
     seats = int(registration["seats"])
     label = {"confirmed": _("Your registration: confirmed"),
+             "held": _("Your registration: seats held until you confirm your email address"),
              "waitlisted": _("Your registration: on the waiting list"),
              "cancelled": _("Your registration: cancelled")}[registration["status"]]
     ticket = links.absolute(base_url, "ticket", token=registration["token"])

@@ -9,6 +9,9 @@ from typing import Any
 
 PATHS = {
     "ticket": "/tickets/{token}",
+    "ticket_confirm": "/tickets/{token}/confirm",
+    "my_registrations": "/my/{secret}",
+    "feed_my": "/feeds/my/{secret}.ics",
     "screening": "/screenings/{id}",
 }
 

@@ -7,6 +7,14 @@ also when several worker processes share the file. Waiting for another process's
 is bounded and retried here, so "database is locked" never reaches a user; past the
 bound the caller gets `Busy` (a 503 with Retry-After).
 
+Erased data leaves the file: every connection sets `PRAGMA secure_delete = ON`, so
+SQLite overwrites deleted and replaced content with zeros (freed cells, freed pages and
+overflow pages, index entries) instead of leaving it in free space; `checkpoint()` then
+copies the WAL into the main file and truncates the WAL, whose older page images would
+still hold what was erased. Free space written before secure_delete was on can still
+hold old copies: the first start at schema version SECURE_DELETE_SINCE or later VACUUMs
+the file once to rebuild it without them (festival.privacy, docs/privacy.md).
+
 All SQL uses parameters and stays close to standard SQL, so a PostgreSQL backend can
 take this module's place.
 """
@@ -30,6 +38,9 @@ Params = Sequence[Any] | dict[str, Any]
 
 LOCK_WAIT_SECONDS = 15.0  # how long a write waits for other processes before giving up
 READ_CONNECTIONS = 3
+# The schema version (0009_privacy.sql) from which every connection has secure_delete on;
+# a database migrated across it is VACUUMed once (see Database.open).
+SECURE_DELETE_SINCE = 9
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -54,13 +65,19 @@ class Database:
         await conn.execute("PRAGMA busy_timeout = 200")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        # Deleted and overwritten content is zeroed, not left in free space (erasure).
+        await conn.execute("PRAGMA secure_delete = ON")
         self._all.append(conn)
         return conn
 
     async def open(self) -> Database:
         self._writer = await self._connect()
         await _retry_locked(lambda: self._writer.execute("PRAGMA journal_mode = WAL"))
-        await migrate(self._writer)
+        before = await schema_version(self._writer)
+        after = await migrate(self._writer)
+        if 0 < before < SECURE_DELETE_SINCE <= after:
+            # Written before secure_delete: free space may hold copies of old rows.
+            await self.vacuum()
         for _ in range(READ_CONNECTIONS):
             conn = await self._connect()
             await conn.execute("PRAGMA query_only = ON")
@@ -93,6 +110,40 @@ class Database:
                 await conn.execute("ROLLBACK")
                 raise
             await _retry_locked(lambda: conn.execute("COMMIT"))
+
+    async def checkpoint(self, *, wait: float = 5.0) -> bool:
+        """`PRAGMA wal_checkpoint(TRUNCATE)`: copies every page in the WAL into the main
+        file and truncates the WAL to zero bytes, so no older page image (of a row since
+        erased, say) stays in the -wal file. A reader in another process can keep it from
+        completing; it is retried for up to `wait` seconds, without holding this
+        process's writes back in between. Answers whether it completed."""
+        assert self._writer is not None, "Database.open() first"
+        deadline = time.monotonic() + wait
+        delay = 0.01
+        while True:
+            async with self._write_lock:
+                try:
+                    row = await fetch_one(self._writer, "PRAGMA wal_checkpoint(TRUNCATE)")
+                    done = row is not None and row[0] == 0
+                except sqlite3.OperationalError as exc:
+                    if not _is_locked(exc):
+                        raise
+                    done = False
+            if done or time.monotonic() > deadline:
+                return done
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def vacuum(self) -> bool:
+        """Rebuilds the file (VACUUM), leaving no free space that could hold old copies,
+        then checkpoints; answers whether the checkpoint completed. Holds the write lock
+        for as long as it takes: seconds for a large file, so it runs once on upgrade,
+        never per request."""
+        assert self._writer is not None, "Database.open() first"
+        async with self._write_lock:
+            writer = self._writer
+            await _retry_locked(lambda: writer.execute("VACUUM"))
+        return await self.checkpoint()
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         async with self.reader() as conn:

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import jinja2
 
 from festival.calendar import ics
-from festival.core import i18n, links
+from festival.core import i18n, links, times
 from festival.core.settings import Settings
 from festival.mail.facts import KINDS, MessageFacts
 
@@ -120,6 +120,13 @@ def _context(facts: MessageFacts, settings: Settings, has_invite: bool) -> dict[
         "screening": screening,
         "seats": int(registration["seats"]),
         "ticket_url": _ticket_url(facts, settings),
+        # The attendee's own page of all their registrations: mail to their own address
+        # is the one place its key is given.
+        "my_url": links.absolute(settings.base_url, "my_registrations",
+                                 secret=facts.attendee_secret) if facts.attendee_secret else None,
+        "confirm_url": _confirm_url(facts, settings),
+        "held_until": times.to_local(registration["held_until"], screening["timezone"])
+        if registration.get("status") == "held" and registration.get("held_until") else None,
         "screening_url": ics.screening_url(screening, base),
         "location": ics.location(screening),
         "waitlist_position": facts.waitlist_position,
@@ -132,6 +139,18 @@ def _context(facts: MessageFacts, settings: Settings, has_invite: bool) -> dict[
 
 def _ticket_url(facts: MessageFacts, settings: Settings) -> str:
     return links.absolute(settings.base_url, "ticket", token=facts.registration["token"])
+
+
+def _confirm_url(facts: MessageFacts, settings: Settings) -> str | None:
+    """The link that confirms the attendee's address, while it waits for that: with the
+    code only this mail carries (the ticket's token alone does not confirm)."""
+    registration = facts.registration
+    code = registration.get("confirm_code")
+    if not code or registration.get("email_confirmed_at") or registration["status"] not in (
+            "held", "waitlisted"):
+        return None
+    return links.absolute(settings.base_url, "ticket_confirm",
+                          token=registration["token"]) + "?code=" + code
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,9 +173,9 @@ def _invite(facts: MessageFacts, settings: Settings) -> bytes | None:
     kind, registration, screening = facts.kind, facts.registration, facts.screening
     had_seat = registration["confirmed_at"] is not None or registration["status"] == "confirmed"
     method: Literal["REQUEST", "CANCEL"]
-    if kind in ("confirmed", "promoted") or (kind == "screening_changed"
-                                             and registration["status"] == "confirmed"):
-        method = "REQUEST"
+    if (kind in ("confirmed", "promoted") and registration["status"] != "held") or (
+            kind == "screening_changed" and registration["status"] == "confirmed"):
+        method = "REQUEST"  # a held seat gets its invitation once the address is confirmed
     elif kind in ("cancelled", "screening_cancelled") and had_seat:
         method = "CANCEL"
     else:

@@ -13,8 +13,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-KINDS = ("confirmed", "waitlisted", "promoted", "cancelled", "screening_changed",
-         "screening_cancelled")
+KINDS = ("confirmed", "held", "waitlisted", "promoted", "cancelled", "expired",
+         "screening_changed", "screening_cancelled")
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,14 @@ class MessageFacts:
     """Everything one message needs, read in one go (one connection, one moment).
 
     `registration` is the attendee's row (name, email, token, seats, status, locale,
-    confirmed_at, updated_at, changes, ...). `screening` is a screening as the programme
-    reads it (its film, venue and edition columns, `starts_local`/`ends_local`, uid,
-    sequence, updated_at) with `guests` as the public may see them: unlisted guests
-    already anonymous. Both are frozen into read-only mappings on construction."""
+    confirmed_at, updated_at, changes, held_until, confirm_code, email_confirmed_at,
+    cancel_reason, ...). `screening` is a screening as the programme reads it (its
+    film, venue and edition columns, `starts_local`/`ends_local`, uid, sequence,
+    updated_at) with `guests` as the public may see them: unlisted guests already
+    anonymous. Both are frozen into read-only mappings on construction.
+    `attendee_secret` is the key of the attendee's own page of every registration (None
+    for an address without one, such as a walk-in's): mail goes to the attendee's own
+    address, the one place that key may be given."""
 
     kind: str
     message_id: str
@@ -35,6 +39,7 @@ class MessageFacts:
     screening: Mapping[str, Any]
     waitlist_position: int | None   # 1 for the first in line; None unless waitlisted
     earlier_cancellations: int = 0  # SEQUENCE raised by their earlier, cancelled registrations
+    attendee_secret: str | None = None  # the key of their own page (festival.core.links)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

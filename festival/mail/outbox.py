@@ -12,10 +12,21 @@ the database. Rendering takes about 14 ms; inside the transaction it would hold
 SQLite's one write lock that long and cap registrations near 70 a second. The row is
 what makes the mail impossible to lose; its words describe the screening as it stands
 when the mail leaves.
+
+Mail an attendee's own actions trigger (registering, asking again for a ticket,
+confirming, cancelling; and a hold that runs out, which the registering started) is
+capped per recipient address: at most MAIL_CAP such messages an hour are sendable.
+Beyond that a message is still written, with status 'capped': the sender never takes
+it, organisers see it on the outbox page and may release it with "Retry now". Whoever
+types someone else's address into a form over and over (50 registrations, 25
+register/cancel cycles) thus reaches that inbox at most MAIL_CAP times an hour.
+Organisers' notices (a screening moved or cancelled, a promotion from the waitlist) are
+never capped, and do not count towards the cap.
 """
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import aiosqlite
 
@@ -25,7 +36,29 @@ from festival.mail.facts import MessageFacts
 from festival.programme.queries import get_screening, guest_view
 
 # What registrations queue; other subjects (e.g. a changed screening) may add kinds.
-REGISTRATION_KINDS = ("confirmed", "waitlisted", "promoted", "cancelled")
+REGISTRATION_KINDS = ("confirmed", "held", "waitlisted", "promoted", "cancelled", "expired")
+# The kinds an attendee's own actions queue: capped per address.
+ATTENDEE_KINDS = ("confirmed", "held", "waitlisted", "cancelled", "expired")
+# Organisers' notices: never capped (festival.mail.facts.KINDS minus ATTENDEE_KINDS).
+NOTICE_KINDS = ("promoted", "screening_changed", "screening_cancelled")
+MAIL_CAP = 12  # sendable messages of ATTENDEE_KINDS per address ...
+MAIL_CAP_WINDOW = timedelta(hours=1)  # ... in this long
+# Every status a message can have; the sender takes 'pending' ones only.
+STATUSES = ("pending", "sending", "sent", "failed", "capped")
+
+_ATTENDEE_KINDS_SQL = ", ".join(f"'{kind}'" for kind in ATTENDEE_KINDS)
+_ENQUEUE = f"""
+INSERT INTO outbox (created_at, kind, registration_id, recipient, recipient_key, message_id,
+                    next_attempt_at, status)
+SELECT :now, :kind, r.id, r.email, r.email_key, :message_id, :now,
+       CASE WHEN :capped AND (
+                SELECT COUNT(*) FROM outbox o
+                WHERE o.recipient_key = r.email_key AND o.created_at > :since
+                  AND o.status != 'capped' AND o.kind IN ({_ATTENDEE_KINDS_SQL})) >= :cap
+            THEN 'capped' ELSE 'pending' END
+FROM registrations r WHERE r.id = :registration_id
+RETURNING status
+"""
 
 
 def new_message_id() -> str:
@@ -33,30 +66,39 @@ def new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@festival>"
 
 
-async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int) -> None:
-    """Queues a pending message of `kind` for a registration's attendee; call it inside
-    the transaction that made the change."""
-    now = times.now_text()
+async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int) -> str:
+    """Queues a message of `kind` for a registration's attendee; call it inside the
+    transaction that made the change. Answers its status: 'pending', or 'capped' when
+    it is of ATTENDEE_KINDS and MAIL_CAP of those went to the address within the last
+    MAIL_CAP_WINDOW (then it is recorded, never sent)."""
+    if kind not in ATTENDEE_KINDS and kind not in NOTICE_KINDS:
+        raise ValueError(f"unknown kind of mail {kind!r}")
+    moment = times.utc_now()
+    now = times.utc_text(moment)
     # One statement, one trip to the database thread: the recipient is read from the
-    # row this transaction just wrote.
-    inserted = await conn.execute_fetchall(
-        """INSERT INTO outbox (created_at, kind, registration_id, recipient, message_id,
-                               next_attempt_at)
-           SELECT ?, ?, id, email, ?, ? FROM registrations WHERE id = ?
-           RETURNING id""",
-        (now, kind, new_message_id(), now, registration_id))
-    if not list(inserted):
+    # row this transaction just wrote, the cap counted by the (recipient_key,
+    # created_at) index.
+    inserted = list(await conn.execute_fetchall(_ENQUEUE, {
+        "now": now, "kind": kind, "message_id": new_message_id(),
+        "capped": kind in ATTENDEE_KINDS, "since": times.utc_text(moment - MAIL_CAP_WINDOW),
+        "cap": MAIL_CAP, "registration_id": registration_id}))
+    if not inserted:
         raise LookupError(f"no registration {registration_id} to write to")
+    return str(inserted[0][0])
 
 
 async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
                      message_id: str, queued_at: str | None) -> MessageFacts:
     """Everything the message of `kind` to a registration's attendee says, as `conn`
     sees the database now (its Date is `queued_at`, the outbox row's created_at)."""
-    row = await fetch_one(conn, "SELECT * FROM registrations WHERE id = ?", (registration_id,))
+    row = await fetch_one(
+        conn, """SELECT r.*, a.secret AS attendee_secret FROM registrations r
+                 LEFT JOIN attendees a ON a.email_key = r.email_key WHERE r.id = ?""",
+        (registration_id,))
     if row is None:
         raise LookupError(f"no registration {registration_id}")
     registration = dict(row)
+    secret = registration.pop("attendee_secret")
     screening = await get_screening(conn, registration["screening_id"], public=False)
     # Mail goes to the public: unlisted debate guests stay anonymous here too.
     screening["guests"] = [guest_view(g, public=True) for g in screening["guests"]]
@@ -77,4 +119,4 @@ async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: 
         locale=registration.get("locale") or i18n.DEFAULT_LOCALE,
         registration=registration, screening=screening,
         waitlist_position=None if position is None else int(position),
-        earlier_cancellations=int(earlier or 0))
+        earlier_cancellations=int(earlier or 0), attendee_secret=secret)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ from festival.mail import compose, outbox
 
 log = logging.getLogger("festival.mail")
 
-STATUSES = ("pending", "sending", "sent", "failed")
 LEASE = timedelta(minutes=2)       # how long a claim protects a message from other workers
 SEND_WINDOW = 60.0                 # seconds of a batch after which unsent claims are released
 SMTP_TIMEOUT = 10.0                # per SMTP operation
@@ -211,16 +211,25 @@ async def _deliver_round(db: Database, settings: Settings, *, now: datetime | st
             await _record_failure(db, row, outcome, now=now)
             down = outcome if _unreachable(exc) else None
             continue
-        await _record_sent(db, row["id"], now=now)
+        await _record_sent(db, row["id"], now=now, message=message)
         sent += 1
     return len(rows), sent
 
 
-async def _record_sent(db: Database, outbox_id: int, *, now: datetime | str | None) -> None:
+def headers_of(message: bytes) -> bytes:
+    """The header section of an RFC 5322 message, up to the blank line before its body."""
+    end = re.search(rb"\r?\n\r?\n", message)
+    return message if end is None else message[:end.start()]
+
+
+async def _record_sent(db: Database, outbox_id: int, *, now: datetime | str | None,
+                       message: bytes) -> None:
+    # A sent message is not kept whole: its headers say what went where and when; its
+    # body (the attendee's name, the ticket link that is their registration's key) goes.
     async with db.transaction() as conn:
-        await execute(conn, """UPDATE outbox SET status = 'sent', sent_at = ?,
+        await execute(conn, """UPDATE outbox SET status = 'sent', sent_at = ?, message = ?,
                                attempts = attempts + 1, claimed_until = NULL WHERE id = ?""",
-                      (times.moment(now), outbox_id))
+                      (times.moment(now), headers_of(message), outbox_id))
 
 
 async def _record_failure(db: Database, row: Mapping[str, Any], outcome: tuple[str, str], *,

@@ -9,13 +9,22 @@ Choices a reader might question:
   cookie, and signing out (deleting the row) ends the session everywhere at once.
 - Failed sign-ins: an unknown email and a wrong password get the same answer, and an
   unknown email is checked against a dummy hash so the time taken tells nothing either.
-  After LOCK_AFTER failures in a row the email is locked for a time that doubles with
-  each further failure (capped at MAX_LOCK); attempts during a lock are refused unchecked
-  and not counted. Someone guessing keeps an address locked, which is the point; each
-  failure is logged as a warning with the address and the client's IP so organisers see
-  who. Emails without an account are counted and locked the same way (table
-  `sign_in_failures`), so the lock message does not reveal which addresses have
-  accounts either. A run of failures is forgotten a day after its last one.
+  Failures are counted per account AND client (festival.core.limits.client_key): after
+  LOCK_AFTER failures in a row from one client, that client is locked out of that
+  account for a time that doubles with each further failure (capped at MAX_LOCK);
+  attempts during a lock are refused unchecked and not counted. So someone guessing
+  locks only themselves out: the organiser still signs in from anywhere else. Every
+  failure also counts against the client's `sign_in_failures` limit, whatever the
+  address typed, which stops password spraying (a few guesses at many addresses); a
+  right password gives its count back. Addresses without an account are counted and
+  locked the same way, so the lock does not reveal which addresses have accounts.
+  No typed address is stored or logged: an account is known by its id
+  ('organiser:3'), an address without one by a keyed hash (HMAC under the secret
+  key). A run of failures is forgotten a day after its last one.
+- Disabled accounts cannot sign in (the same answer as a wrong password), and disabling
+  ends their sessions in the same transaction; the session lookup also skips disabled
+  accounts. Admins manage accounts (list, disable, enable, set a password, unlock) on
+  /admin/organisers or with the `festival organiser` commands; each change is audited.
 - Roles: `admin` manages everything; `organiser` the venues and screenings of one
   country. `require_*` are checked on the server for every request, page or API.
 """
@@ -25,28 +34,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import hmac
 import logging
+import math
 import secrets
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
+import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from festival.core import times
+from festival.core import limits, times
 from festival.core.errors import (
     Conflict,
     FestivalError,
     Forbidden,
+    NotFound,
+    RateLimited,
     Unauthorised,
     ValidationError,
     _,
 )
 from festival.core.settings import Settings
-from festival.core.store import Database, execute, fetch_one, fetch_value
+from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.core.text import clean_email, email_key
+from festival.organisers import audit
 from festival.programme.fields import is_country
 
 log = logging.getLogger("festival.auth")
@@ -61,8 +77,8 @@ LOCK_AFTER = 5                       # failures in a row before the first lock
 FIRST_LOCK = timedelta(minutes=1)    # doubled for each failure after that
 MAX_LOCK = timedelta(hours=1)
 FORGET_FAILURES = timedelta(days=1)  # a run of failures ends a day after its last one
-PUBLIC_COLUMNS = "id, email, name, role, country, failed_logins, locked_until, created_at, " \
-                 "last_login_at"
+PUBLIC_COLUMNS = ("id, email, name, role, country, created_at, last_login_at, disabled_at, "
+                  "password_changed_at")
 
 
 class SignInFailed(FestivalError):
@@ -74,10 +90,18 @@ class SignInFailed(FestivalError):
 
 
 class SignInLocked(SignInFailed):
+    """This client is locked out of this account for now (Retry-After: until when)."""
+
     status = 429
     code = "too_many_attempts"
     message = _("Too many failed sign-ins for this email address. "
                 "Please wait a few minutes and try again.")
+
+    def __init__(self, until: str | None = None):
+        super().__init__()
+        if until is not None:
+            seconds = (times.parse_utc(until) - times.utc_now()).total_seconds()
+            self.headers = MappingProxyType({"Retry-After": str(max(1, math.ceil(seconds)))})
 
 
 # --- passwords ---------------------------------------------------------------------------
@@ -145,10 +169,11 @@ async def create_organiser(db: Database, email: str, password: str, role: str,
     async with db.transaction() as conn:
         if await fetch_value(conn, "SELECT 1 FROM organisers WHERE email = ?", (email,)):
             raise Conflict(_("There is already an organiser with that email address."))
+        now = times.now_text()
         return await execute(
             conn, "INSERT INTO organisers (email, name, password_hash, role, country,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (email, name.strip(), password_hash, role, country, times.now_text()))
+            " created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (email, name.strip(), password_hash, role, country, now, now))
 
 
 # --- signing in and out --------------------------------------------------------------------
@@ -158,37 +183,68 @@ def _token_hash(token: str) -> str:
 
 
 def lock_duration(failures: int) -> timedelta | None:
-    """How long an email is locked after `failures` failures in a row (None: not)."""
+    """How long a client is locked out of an account after `failures` failures in a row
+    from it (None: not)."""
     if failures < LOCK_AFTER:
         return None
     return min(FIRST_LOCK * 2 ** min(failures - LOCK_AFTER, 16), MAX_LOCK)
 
 
+def account_key(email: str, organiser_id: int | None, secret_key: str) -> str:
+    """What failures are counted under: 'organiser:<id>', or for an address without an
+    account 'unknown:<HMAC-SHA256 of it under the secret key>' (never the address)."""
+    if organiser_id is not None:
+        return f"organiser:{organiser_id}"
+    digest = hmac.new(secret_key.encode(), b"sign-in\x00" + email.encode(), hashlib.sha256)
+    return f"unknown:{digest.hexdigest()[:32]}"
+
+
+def _who(account: str) -> str:
+    """An account key as logs name it: 'organiser 3' or 'an unknown address (3f2a9c1e)'."""
+    kind, _sep, value = account.partition(":")
+    return f"organiser {value}" if kind == "organiser" else f"an unknown address ({value[:8]})"
+
+
 async def sign_in(db: Database, email: str, password: str, *, settings: Settings,
                   client_ip: str = "?") -> tuple[dict[str, Any], str]:
-    """Checks the email and password; answers the organiser and a new session token
-    (for the cookie). SignInFailed or SignInLocked, each with one text for everyone."""
-    email = (email or "").strip().lower()[:254]
+    """Checks the email and password from `client_ip` (the client's key, see
+    festival.core.limits.client_key); answers the organiser and a new session token (for
+    the cookie). SignInFailed or SignInLocked, each with one text for everyone; RateLimited
+    when this client has failed too often, whatever the addresses (with rate limits on)."""
+    email = email_key(email or "")[:254]
     password = password or ""
-    row = await db.fetch_one("SELECT id, password_hash, locked_until FROM organisers "
-                             "WHERE email = ?", (email,))
-    dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_cost)
     attempt = password[:MAX_PASSWORD_LENGTH]
-    locked_until = await _locked_until(db, email, row)
-    if locked_until and locked_until > times.now_text():
+    row = await db.fetch_one("SELECT id, password_hash, disabled_at FROM organisers "
+                             "WHERE email = ?", (email,))
+    account = account_key(email, row["id"] if row else None, settings.secret_key)
+    dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_cost)
+    locked_until = await _locked_until(db, account, client_ip)
+    if locked_until is not None:
         await asyncio.to_thread(verify_password, dummy, attempt)
-        log.warning("sign-in refused for %r from %s: locked until %s", email, client_ip,
-                    locked_until)
-        raise SignInLocked()
+        log.warning("sign-in refused for %s from %s: locked until %s", _who(account),
+                    client_ip, locked_until)
+        raise SignInLocked(locked_until)
+    failure_slot = None
+    if settings.rate_limits:
+        try:  # counted before the check, so concurrent guesses cannot overshoot
+            failure_slot = await limits.take(db, limits.SIGN_IN_FAILURES.name, client_ip)
+        except RateLimited:
+            log.warning("sign-in refused for %s from %s: too many failures from there",
+                        _who(account), client_ip)
+            raise
     good = await asyncio.to_thread(verify_password, row["password_hash"] if row else dummy,
                                    attempt)
-    if row is None or not good or len(password) > MAX_PASSWORD_LENGTH:
-        failures, locked = await _count_failure(db, email, row["id"] if row else None)
-        log.warning("failed sign-in for %r from %s (%d in a row%s)", email, client_ip,
-                    failures, f", locked until {locked}" if locked else "")
-        raise SignInLocked() if locked else SignInFailed()
-    organiser = await _start_session(db, row, password, settings, token := new_token())
-    log.info("organiser %s signed in from %s", email, client_ip)
+    if row is None or not good or len(password) > MAX_PASSWORD_LENGTH or row["disabled_at"]:
+        failures, locked = await _count_failure(db, account, client_ip)
+        log.warning("%s for %s from %s (%d in a row from there%s)",
+                    "sign-in to a disabled account" if row and row["disabled_at"] and good
+                    else "failed sign-in", _who(account), client_ip, failures,
+                    f", locked until {locked}" if locked else "")
+        raise SignInLocked(locked) if locked else SignInFailed()
+    token = new_token()
+    organiser = await _start_session(db, row, password, settings, token,
+                                     account=account, client=client_ip, slot=failure_slot)
+    log.info("%s signed in from %s", _who(account), client_ip)
     return organiser, token
 
 
@@ -196,17 +252,19 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits
 
 
-async def _locked_until(db: Database, email: str, row: Any) -> str | None:
-    if row is not None:
-        return row["locked_until"]  # type: ignore[no-any-return]
-    failures = await db.fetch_one("SELECT locked_until FROM sign_in_failures WHERE email = ?",
-                                  (email,))
-    return None if failures is None else failures["locked_until"]
+async def _locked_until(db: Database, account: str, client: str) -> str | None:
+    """When this client's lock on this account ends, if it is locked now."""
+    row = await db.fetch_one("SELECT locked_until FROM sign_in_locks WHERE account = ? AND "
+                             "client = ? AND locked_until > ?",
+                             (account, client, times.now_text()))
+    return None if row is None else row["locked_until"]  # type: ignore[no-any-return]
 
 
 async def _start_session(db: Database, row: Any, password: str, settings: Settings,
-                         token: str) -> dict[str, Any]:
-    """Writes the session row and resets the failure count; answers the organiser."""
+                         token: str, *, account: str, client: str, slot: int | None
+                         ) -> dict[str, Any]:
+    """Writes the session row, ends this client's run of failures on the account and
+    gives back its failure count; answers the organiser."""
     now = times.now_text()
     # Hashes made at older (cheaper) costs are upgraded while the password is at hand.
     rehash = password_hasher(settings).check_needs_rehash(row["password_hash"])
@@ -217,46 +275,37 @@ async def _start_session(db: Database, row: Any, password: str, settings: Settin
                       "expires_at) VALUES (?, ?, ?, ?)",
                       (_token_hash(token), row["id"], now,
                        times.utc_text(times.utc_now() + SESSION_LIFETIME)))
-        await execute(conn, "UPDATE organisers SET failed_logins = 0, locked_until = NULL, "
-                      "last_login_at = ?, password_hash = COALESCE(?, password_hash) "
-                      "WHERE id = ?", (now, new_hash, row["id"]))
+        await execute(conn, "UPDATE organisers SET last_login_at = ?, "
+                      "password_hash = COALESCE(?, password_hash) WHERE id = ?",
+                      (now, new_hash, row["id"]))
+        await execute(conn, "DELETE FROM sign_in_locks WHERE account = ? AND client = ?",
+                      (account, client))
+        await limits.release(conn, slot)
         organiser = await fetch_one(conn, f"SELECT {PUBLIC_COLUMNS} FROM organisers "
                                     "WHERE id = ?", (row["id"],))
     assert organiser is not None
     return dict(organiser)
 
 
-async def _count_failure(db: Database, email: str, organiser_id: int | None
-                         ) -> tuple[int, str | None]:
-    """Adds one failure for the email; answers the failures in a row and the new lock."""
+async def _count_failure(db: Database, account: str, client: str) -> tuple[int, str | None]:
+    """Adds one failure of `client` on `account`; answers the failures in a row and the
+    end of the lock they earn (None: not locked)."""
     now = times.utc_now()
-    forget = times.utc_text(now - FORGET_FAILURES)  # a run of failures older than this
     async with db.transaction() as conn:
-        if organiser_id is not None:
-            await execute(conn, "UPDATE organisers SET failed_logins = CASE WHEN "
-                          "last_failed_login_at < ? THEN 1 ELSE failed_logins + 1 END, "
-                          "last_failed_login_at = ? WHERE id = ?",
-                          (forget, times.utc_text(now), organiser_id))
-            failures = await fetch_value(conn, "SELECT failed_logins FROM organisers "
-                                         "WHERE id = ?", (organiser_id,))
-        else:
-            await execute(conn, "DELETE FROM sign_in_failures WHERE last_failed_at < ?",
-                          (forget,))
-            await execute(conn, "INSERT INTO sign_in_failures (email, failures, last_failed_at)"
-                          " VALUES (?, 1, ?) ON CONFLICT (email) DO UPDATE SET "
-                          "failures = failures + 1, last_failed_at = excluded.last_failed_at",
-                          (email, times.utc_text(now)))
-            failures = await fetch_value(conn, "SELECT failures FROM sign_in_failures "
-                                         "WHERE email = ?", (email,))
-        duration = lock_duration(int(failures))
+        # Runs whose last failure is a day old are over: forgotten, also for others.
+        await execute(conn, "DELETE FROM sign_in_locks WHERE last_failed_at < ?",
+                      (times.utc_text(now - FORGET_FAILURES),))
+        await execute(conn, "INSERT INTO sign_in_locks (account, client, failures, "
+                      "last_failed_at) VALUES (?, ?, 1, ?) ON CONFLICT (account, client) DO "
+                      "UPDATE SET failures = failures + 1, last_failed_at = "
+                      "excluded.last_failed_at", (account, client, times.utc_text(now)))
+        failures = int(await fetch_value(conn, "SELECT failures FROM sign_in_locks WHERE "
+                                         "account = ? AND client = ?", (account, client)))
+        duration = lock_duration(failures)
         locked = times.utc_text(now + duration) if duration else None
-        if organiser_id is not None:
-            await execute(conn, "UPDATE organisers SET locked_until = ? WHERE id = ?",
-                          (locked, organiser_id))
-        else:
-            await execute(conn, "UPDATE sign_in_failures SET locked_until = ? WHERE email = ?",
-                          (locked, email))
-    return int(failures), locked
+        await execute(conn, "UPDATE sign_in_locks SET locked_until = ? WHERE account = ? "
+                      "AND client = ?", (locked, account, client))
+    return failures, locked
 
 
 async def sign_out(db: Database, token: str | None) -> None:
@@ -307,7 +356,8 @@ async def current_organiser(request: Request) -> dict[str, Any] | None:
         row = await db.fetch_one(
             f"SELECT {', '.join('o.' + c.strip() for c in PUBLIC_COLUMNS.split(','))} "
             "FROM sessions s JOIN organisers o ON o.id = s.organiser_id "
-            "WHERE s.token_hash = ? AND s.expires_at > ?", (_token_hash(token), times.now_text()))
+            "WHERE s.token_hash = ? AND s.expires_at > ? AND o.disabled_at IS NULL",
+            (_token_hash(token), times.now_text()))
         organiser = None if row is None else dict(row)
     request.state.organiser = organiser
     return organiser
@@ -335,3 +385,137 @@ def may_manage(organiser: dict[str, Any], country: str) -> bool:
 def require_country(organiser: dict[str, Any], country: str) -> None:
     if not may_manage(organiser, country):
         raise Forbidden(_("You can only manage the programme of your own country."))
+
+
+# --- managing accounts (admins: /admin/organisers; the `festival organiser` commands) -------
+#
+# `account` is an organiser's id (the pages) or email address (the command line); `by` is
+# the id of the admin who acts, for the audit trail (None: the command line).
+
+async def _find(conn: aiosqlite.Connection, account: int | str) -> dict[str, Any]:
+    if isinstance(account, int):
+        row = await fetch_one(conn, f"SELECT {PUBLIC_COLUMNS} FROM organisers WHERE id = ?",
+                              (account,))
+    else:
+        row = await fetch_one(conn, f"SELECT {PUBLIC_COLUMNS} FROM organisers WHERE email = ?",
+                              (email_key(account),))
+    if row is None:
+        raise NotFound(_("There is no organiser with that email address."))
+    return dict(row)
+
+
+async def _locks(conn: aiosqlite.Connection, organiser_id: int | None = None
+                 ) -> dict[int, dict[str, Any]]:
+    """Organiser id -> the clients locked out of the account now and until when."""
+    sql = ("SELECT account, COUNT(*) AS clients, MAX(locked_until) AS until "
+           "FROM sign_in_locks WHERE locked_until > ? AND account ")
+    params: list[Any] = [times.now_text()]
+    if organiser_id is None:
+        sql += "LIKE 'organiser:%'"
+    else:
+        sql += "= ?"
+        params.append(f"organiser:{organiser_id}")
+    rows = await fetch_all(conn, sql + " GROUP BY account", params)
+    return {int(r["account"].split(":", 1)[1]): {"locked_clients": r["clients"],
+                                                 "locked_until": r["until"]} for r in rows}
+
+
+def _account_view(row: dict[str, Any], locks: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    lock = locks.get(row["id"], {"locked_clients": 0, "locked_until": None})
+    return {**row, "disabled": row["disabled_at"] is not None, **lock}
+
+
+async def list_organisers(db: Database) -> list[dict[str, Any]]:
+    """Every account, by email: id, email, name, role, country, created_at, last_login_at,
+    password_changed_at, disabled_at, disabled (bool), and locked_clients (how many
+    clients are locked out of it now) with locked_until (the latest of their locks)."""
+    async with db.reader() as conn:
+        rows = await fetch_all(conn, f"SELECT {PUBLIC_COLUMNS} FROM organisers ORDER BY email")
+        locks = await _locks(conn)
+    return [_account_view(dict(r), locks) for r in rows]
+
+
+async def get_account(db: Database, account: int | str) -> dict[str, Any]:
+    """One account as list_organisers shows it; NotFound."""
+    async with db.reader() as conn:
+        row = await _find(conn, account)
+        return _account_view(row, await _locks(conn, row["id"]))
+
+
+async def set_disabled(db: Database, account: int | str, disabled: bool, *,
+                       by: int | None = None) -> dict[str, Any]:
+    """Disables (ending its sessions at once) or enables an account; answers it.
+    Conflict for one's own account, or the last admin who can sign in. Doing what is
+    already so changes nothing and is not audited."""
+    async with db.transaction() as conn:
+        row = await _find(conn, account)
+        if disabled == (row["disabled_at"] is not None):
+            return _account_view(row, await _locks(conn, row["id"]))
+        now = times.now_text() if disabled else None
+        if disabled:
+            if by == row["id"]:
+                raise Conflict(_("You cannot disable your own account."))
+            if row["role"] == "admin" and not await fetch_value(
+                    conn, "SELECT COUNT(*) FROM organisers WHERE role = 'admin' AND "
+                    "disabled_at IS NULL AND id != ?", (row["id"],)):
+                raise Conflict(_("This is the last admin account that can sign in: it "
+                                 "cannot be disabled."))
+            await execute(conn, "DELETE FROM sessions WHERE organiser_id = ?", (row["id"],))
+        await execute(conn, "UPDATE organisers SET disabled_at = ? WHERE id = ?",
+                      (now, row["id"]))
+        await audit.record(conn, by, "organiser.disable" if disabled else "organiser.enable",
+                           "organiser", row["id"], {"disabled_at": row["disabled_at"]},
+                           {"disabled_at": now})
+        row["disabled_at"] = now
+        return _account_view(row, await _locks(conn, row["id"]))
+
+
+async def set_password(db: Database, account: int | str, password: str,
+                       settings: Settings | None = None, *, by: int | None = None
+                       ) -> dict[str, Any]:
+    """Sets a new password (8 to 1024 characters: ValidationError on `password`), ends
+    the account's sessions and lifts its locks; answers the account."""
+    if not MIN_PASSWORD_LENGTH <= len(password or "") <= MAX_PASSWORD_LENGTH:
+        raise ValidationError(fields={"password": _("The password needs at least 8 "
+                                                    "characters.")})
+    async with db.reader() as conn:
+        await _find(conn, account)  # unknown: refused before the slow hash
+    password_hash = await asyncio.to_thread(hash_password, password, settings)
+    async with db.transaction() as conn:
+        row = await _find(conn, account)
+        now = times.now_text()
+        await execute(conn, "UPDATE organisers SET password_hash = ?, password_changed_at = ?"
+                      " WHERE id = ?", (password_hash, now, row["id"]))
+        await execute(conn, "DELETE FROM sessions WHERE organiser_id = ?", (row["id"],))
+        await execute(conn, "DELETE FROM sign_in_locks WHERE account = ?",
+                      (f"organiser:{row['id']}",))
+        # The audit trail says when, never what: no hash in it.
+        await audit.record(conn, by, "organiser.password", "organiser", row["id"],
+                           {"password_changed_at": row["password_changed_at"]},
+                           {"password_changed_at": now})
+        row["password_changed_at"] = now
+        return _account_view(row, {})
+
+
+async def unlock(db: Database, account: int | str, *, by: int | None = None) -> int:
+    """Lifts every client's lock on the account and forgets their failures; answers how
+    many clients were locked out."""
+    async with db.transaction() as conn:
+        row = await _find(conn, account)
+        locked = (await _locks(conn, row["id"])).get(row["id"], {}).get("locked_clients", 0)
+        await execute(conn, "DELETE FROM sign_in_locks WHERE account = ?",
+                      (f"organiser:{row['id']}",))
+        await audit.record(conn, by, "organiser.unlock", "organiser", row["id"],
+                           {"locked_clients": locked}, {"locked_clients": 0})
+    return int(locked)
+
+
+def describe(account: dict[str, Any]) -> str:
+    """One line for the command line: 'ana@example.org  organiser NL  disabled ...'."""
+    role = f"{account['role']} {account['country']}" if account["country"] else account["role"]
+    state = ["disabled" if account["disabled"] else "active"]
+    if account.get("locked_clients"):
+        state.append(f"locked for {account['locked_clients']} client(s) until "
+                     f"{account['locked_until']}")
+    state.append(f"last sign-in {account['last_login_at'] or 'never'}")
+    return f"{account['email']}  {role}  {', '.join(state)}"

@@ -3,7 +3,12 @@
 `record` is called inside the transaction that makes the change, so a change and its
 entry commit or roll back together: the trail can be trusted to be complete. Rows are
 stored as JSON text (keys sorted) so an entry reads the same whatever wrote it.
-Actions are '<entity>.<verb>', e.g. 'screening.update', 'venue.create'."""
+Actions are '<entity>.<verb>', e.g. 'screening.update', 'venue.create'.
+
+Entries about registrations carry no attendee's name or email (a walk-in's entry says
+how many seats, not who): the trail outlives the retention period of personal data.
+`erase_personal` blanks them in entries written before that rule, and any mention of
+an address being forgotten (festival.privacy)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ from typing import Any
 import aiosqlite
 
 from festival.core import times
-from festival.core.store import Database, execute
+from festival.core.store import Database, execute, fetch_all
+
+# Fields of a registration's snapshot that name the attendee.
+PERSONAL_FIELDS = ("name", "email")
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -67,3 +75,49 @@ async def entries(db: Database, *, entity: str | None = None, entity_id: int | N
     sql += " ORDER BY a.id DESC LIMIT ?"
     params.append(limit)
     return [entry_from_row(r) for r in await db.fetch_all(sql, params)]
+
+
+def _scrub(value: Any, address: str | None, *, registration: bool) -> Any:
+    """`value` (a decoded before/after) with the attendee's name and email blanked (in a
+    registration's entry) and any text holding `address` (lower case) blanked."""
+    if isinstance(value, dict):
+        return {k: "" if registration and k in PERSONAL_FIELDS and v
+                else _scrub(v, address, registration=registration) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, address, registration=registration) for v in value]
+    if isinstance(value, str) and address and address in value.lower():
+        return ""
+    return value
+
+
+async def erase_personal(conn: aiosqlite.Connection, *, registration_ids: list[int],
+                         address: str | None = None) -> int:
+    """Blanks attendees' names and emails in the entries about these registrations, and
+    (with `address`, trimmed and lower case) every text holding that address in any
+    entry; call it inside the transaction that erases them. Answers how many entries
+    changed. Who did what, and when, stays."""
+    rows = await fetch_all(
+        conn, """SELECT id, entity, before_json, after_json FROM audit_log
+                 WHERE entity = 'registration'
+                   AND entity_id IN (SELECT value FROM json_each(?))""",
+        (json.dumps(registration_ids),))
+    if address:
+        # SQLite's lower() folds ASCII only, which is all an address may hold.
+        rows += await fetch_all(
+            conn, """SELECT id, entity, before_json, after_json FROM audit_log
+                     WHERE instr(lower(before_json), ?) OR instr(lower(after_json), ?)""",
+            (address, address))
+    changed: set[int] = set()
+    for row in rows:
+        if row["id"] in changed:
+            continue
+        texts = []
+        for column in ("before_json", "after_json"):
+            value = json.loads(row[column]) if row[column] else None
+            texts.append(_json(_scrub(value, address,
+                                      registration=row["entity"] == "registration")))
+        if (texts[0], texts[1]) != (row["before_json"], row["after_json"]):
+            await execute(conn, "UPDATE audit_log SET before_json = ?, after_json = ? "
+                          "WHERE id = ?", (texts[0], texts[1], row["id"]))
+            changed.add(row["id"])
+    return len(changed)

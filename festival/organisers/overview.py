@@ -19,7 +19,7 @@ from typing import Any
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, _
 from festival.core.store import Database, execute, fetch_value
-from festival.mail.sender import STATUSES
+from festival.mail.outbox import STATUSES  # with "capped" (never sent)
 from festival.organisers import accounts, audit
 
 AUDIT_PAGE_SIZE = 50

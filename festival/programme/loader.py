@@ -109,7 +109,8 @@ async def _load_screenings(conn: aiosqlite.Connection, existing: Existing, editi
                            ) -> None:
     rows = await fetch_all(conn, """
         SELECT s.*, (SELECT COALESCE(SUM(r.seats), 0) FROM registrations r
-                     WHERE r.screening_id = s.id AND r.status = 'confirmed') AS confirmed_seats,
+                     WHERE r.screening_id = s.id
+                       AND r.status IN ('confirmed', 'held')) AS confirmed_seats,
                (SELECT COUNT(*) FROM registrations r
                 WHERE r.screening_id = s.id AND r.status != 'cancelled') AS registered
         FROM screenings s WHERE s.edition_id = ?""", (edition_id,))

@@ -31,7 +31,8 @@ JOIN venues v ON v.id = s.venue_id
 JOIN editions e ON e.id = s.edition_id
 LEFT JOIN (
     SELECT screening_id,
-           SUM(CASE WHEN status = 'confirmed' THEN seats ELSE 0 END) AS confirmed_seats,
+           SUM(CASE WHEN status IN ('confirmed', 'held') THEN seats ELSE 0 END)
+               AS confirmed_seats,
            SUM(CASE WHEN status = 'waitlisted' THEN 1 ELSE 0 END) AS waiting
     FROM registrations WHERE status != 'cancelled' GROUP BY screening_id
 ) r ON r.screening_id = s.id
@@ -217,7 +218,7 @@ class ScreeningCache:
         """Copies of `screenings` (of one edition) with their seat counts as they are now."""
         rows = await db.fetch_all("""
             SELECT r.screening_id,
-                   SUM(CASE WHEN r.status = 'confirmed' THEN r.seats ELSE 0 END),
+                   SUM(CASE WHEN r.status IN ('confirmed', 'held') THEN r.seats ELSE 0 END),
                    SUM(CASE WHEN r.status = 'waitlisted' THEN 1 ELSE 0 END)
             FROM registrations r JOIN screenings s ON s.id = r.screening_id
             WHERE s.edition_id = ? AND r.status != 'cancelled' GROUP BY r.screening_id""",

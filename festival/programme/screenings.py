@@ -286,7 +286,7 @@ async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
     confirmed, registered = 0, 0
     if old is not None:
         counts = await fetch_one(conn, """SELECT
-            COALESCE(SUM(CASE WHEN status = 'confirmed' THEN seats END), 0),
+            COALESCE(SUM(CASE WHEN status IN ('confirmed', 'held') THEN seats END), 0),
             COUNT(*) FROM registrations WHERE screening_id = ? AND status != 'cancelled'""",
             (screening_id,))
         confirmed, registered = counts[0], counts[1]  # type: ignore[index]

@@ -125,7 +125,7 @@ async def attendees(db: Database, organiser: dict[str, Any], screening_id: int
     waitlist = [r for r in rows if r["status"] == "waitlisted"]
     for position, r in enumerate(waitlist, start=1):
         r["waitlist_position"] = position
-    confirmed = sorted((r for r in rows if r["status"] == "confirmed"),
+    confirmed = sorted((r for r in rows if r["status"] in ("confirmed", "held")),
                        key=lambda r: (r["name"].casefold(), r["id"]))
     cancelled = [r for r in rows if r["status"] == "cancelled"]
     checked_in = [r for r in confirmed if r["checked_in_at"]]
@@ -182,6 +182,10 @@ def _refusal(row: dict[str, Any]) -> Conflict:
     if row["status"] == "cancelled":
         return NotCheckable(_("This registration was cancelled, so it cannot be checked in."),
                             row)
+    if row["status"] == "held":
+        return NotCheckable(_("This registration's seats are held until the attendee "
+                              "confirms their email address, so it cannot be checked in "
+                              "yet."), row)
     if row["status"] == "waitlisted":
         return NotCheckable(_("This registration is on the waitlist, not confirmed, so it "
                               "cannot be checked in."), row)
@@ -273,11 +277,11 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
                      VALUES (:screening_id, :token, :name, :email, :email_key, :seats,
                          'confirmed', :locale, 1, :moment, :moment, :moment, :organiser_id,
                          :moment)""", walk_in)
+        # No name or email: the trail outlives attendees' personal data (docs/privacy.md).
         await audit.record(conn, organiser["id"], "registration.walk_in", "registration",
                            walk_in_id, None,
-                           {"screening_id": screening_id, "name": clean_name,
-                            "email": clean_email, "seats": seats, "status": "confirmed",
-                            "walk_in": True, "checked_in_at": moment})
+                           {"screening_id": screening_id, "seats": seats,
+                            "status": "confirmed", "walk_in": True, "checked_in_at": moment})
         row = await fetch_one(conn, REGISTRATION_SELECT + " WHERE r.id = ?", (walk_in_id,))
     assert row is not None
     return registration_view(row)

@@ -11,18 +11,29 @@ repeated in handlers.
   never says yes. The public JSON API is left out: it reads no cookie, so a forged
   request carries no authority (its key is the token in the URL).
 
-Both wrap the route's ASGI app, inside the router, so their refusals go through the
+- `limited(routes, bucket=...)`: an unsafe request counts against the bucket's limits
+  per client (festival.core.limits, where the numbers and the reasons for them are);
+  past them it is refused with 429 and Retry-After before the handler runs. `target`
+  names a path parameter that per-target rules count per (a screening's id), `weight`
+  what one request weighs (the seats it asks for). Applied before `same_origin`, the
+  CSRF check stays outside it: a forged form is refused without counting. Nothing is
+  limited while Settings.rate_limits is off.
+
+They wrap the route's ASGI app, inside the router, so their refusals go through the
 app's one error handler like any other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from festival.core import limits
 from festival.organisers import accounts
 from festival.web import csrf
 
@@ -90,5 +101,84 @@ def _csrf_guard(app: ASGIApp) -> ASGIApp:
             replayed = False
         csrf.check(request, sent)
         await app(scope, replay, send)
+
+    return guarded
+
+
+# --- per-client limits ---------------------------------------------------------------------
+
+Weight = Callable[[Request], Awaitable[int]]
+
+
+def client_of(request: Request) -> str:
+    """The client this request counts for: its IPv4 address or IPv6 /64, from
+    X-Forwarded-For only behind a trusted proxy (festival.core.limits.client_key)."""
+    settings = request.app.state.settings
+    return limits.client_key(request.client.host if request.client else None,
+                             request.headers.getlist("x-forwarded-for"),
+                             settings.trusted_proxies)
+
+
+async def seats_asked(request: Request) -> int:
+    """What a registration weighs: the seats it asks for, in the form or the JSON body;
+    1 when it asks for nothing the registration would take (it is refused anyway)."""
+    seats: Any = None
+    try:
+        if _is_json(request):
+            data = json.loads(await request.body())
+            seats = data.get("seats") if isinstance(data, dict) else None
+        else:
+            async with request.form() as form:
+                text = form.get("seats")
+            if isinstance(text, str) and text.strip().isascii() and text.strip().isdigit():
+                seats = int(text.strip()[:9])
+    except (ValueError, RecursionError, HTTPException):
+        return 1
+    return seats if isinstance(seats, int) and not isinstance(seats, bool) and seats > 0 else 1
+
+
+def limited(routes: Iterable[BaseRoute], *, bucket: str, target: str | None = None,
+            weight: Weight | None = None) -> list[BaseRoute]:
+    assert bucket in limits.BUCKETS, f"no such bucket: {bucket}"
+    checked = list(routes)
+    for route in checked:
+        assert isinstance(route, Route)
+        counted = getattr(route, "limits", ())
+        route.app = _limit_guard(route.app, bucket, target, weight)
+        route.limits = (*counted, bucket)  # type: ignore[attr-defined]  # read by tests
+    return checked
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives `body` once, as if it had just arrived, then what follows."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _limit_guard(app: ASGIApp, bucket: str, target: str | None, weight: Weight | None
+                 ) -> ASGIApp:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state
+        if scope["method"] not in UNSAFE_METHODS or not state.settings.rate_limits:
+            await app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        cost = 1
+        if weight is not None:
+            body = await request.body()  # bounded by the app's body limit (413)
+            cost = await weight(Request(scope, _replay(body, receive)))
+            receive = _replay(body, receive)
+        path_target = scope.get("path_params", {}).get(target, "") if target else ""
+        await limits.take(state.db, bucket, client_of(request), target=str(path_target),
+                          weight=cost)
+        await app(scope, receive, send)
 
     return guarded

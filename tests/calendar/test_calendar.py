@@ -13,11 +13,9 @@ import vobject
 
 from festival.calendar import ics
 from festival.core.store import Database
-from festival.programme import queries
-from festival.programme.loader import import_programme
-
-BASE = "https://festival.example.org"
-ORGANISER = "festival@example.org"
+from tests.helpers import BASE_URL as BASE
+from tests.helpers import ORGANISER_EMAIL as ORGANISER
+from tests.helpers import icalendar_events, load_feed_screenings, vobject_events
 
 # The sample's wall-clock times, worked out by hand (not by the code under test).
 EXPECTED_UTC = {
@@ -31,12 +29,7 @@ EXPECTED_UTC = {
 
 async def load_screenings(db: Database, data: dict[str, Any]) -> list[dict[str, Any]]:
     """The programme as the feeds see it: public screenings with their debate guests."""
-    summary = await import_programme(db, data)
-    screenings = await queries.list_screenings(db, summary.edition_id, include_drafts=True)
-    guests = await queries.guests_by_screening(db, [s["id"] for s in screenings])
-    for s in screenings:
-        s["guests"] = guests[s["id"]]
-    return screenings
+    return await load_feed_screenings(db, data, include_drafts=True)
 
 
 @pytest.fixture
@@ -54,14 +47,6 @@ def by_key(screenings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def icalendar_events(body: bytes) -> list[icalendar.Event]:
-    return list(icalendar.Calendar.from_ical(body).walk("VEVENT"))
-
-
-def vobject_events(body: bytes) -> list[Any]:
-    return list(vobject.readOne(body.decode("utf-8")).vevent_list)
 
 
 # --- time: every instant right, in every zone -----------------------------------------------

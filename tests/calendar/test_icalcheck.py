@@ -18,16 +18,15 @@ import pytest
 
 from festival.calendar import ics
 from festival.core.store import Database
-from festival.programme import queries
-from festival.programme.loader import import_programme
+from tests.helpers import BASE_URL as BASE
+from tests.helpers import ORGANISER_EMAIL as ORGANISER
+from tests.helpers import load_feed_screenings as load
 
 pytestmark = pytest.mark.icalcheck
 
 ICALCHECK = Path(__file__).resolve().parents[3] / "shared" / "icalcheck"
 STATE = Path(os.environ.get("ICALCHECK_HOME") or
              Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "icalcheck")
-BASE = "https://festival.example.org"
-ORGANISER = "festival@example.org"
 # KCalendarCore's probe reports some statuses as its enum's numbers.
 KCAL_STATUS = {"1": "TENTATIVE", "2": "CONFIRMED", "5": "CANCELLED"}
 # khal lists 2000-2040 only; the sample's 2099 dates are checked by every other consumer.
@@ -40,15 +39,6 @@ def _needs_icalcheck() -> None:
         pytest.skip(f"icalcheck not found at {ICALCHECK} (the ../shared checkout)")
     if not (STATE / "venv" / "bin" / "python").exists():
         pytest.skip(f"icalcheck not installed in {STATE}: run {ICALCHECK}/install.sh")
-
-
-async def load(db: Database, data: dict[str, Any]) -> list[dict[str, Any]]:
-    summary = await import_programme(db, data)
-    screenings = await queries.list_screenings(db, summary.edition_id)
-    guests = await queries.guests_by_screening(db, [s["id"] for s in screenings])
-    for s in screenings:
-        s["guests"] = guests[s["id"]]
-    return screenings
 
 
 def moved_to(data: dict[str, Any], year: str) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from festival.core.settings import Settings
 from festival.core.store import Database
 from festival.mail import sender
-from festival.programme.loader import import_programme
-from tests.mail.test_mail import Inbox, free_port, outbox_row, register
+from tests.helpers import Inbox, free_port, outbox_row, smtp_server
+from tests.helpers import queue_registration as register
 
 pytestmark = pytest.mark.slow
 
@@ -80,18 +80,11 @@ class Logins:
 
 
 @pytest.fixture
-async def loaded(db: Database, sample_programme: dict[str, Any]) -> Database:
-    await import_programme(db, sample_programme)
-    return db
-
-
-@pytest.fixture
 async def serve() -> AsyncIterator[Callable[..., Any]]:
     servers: list[asyncio.Server] = []
 
     async def start(make: Callable[[], SMTP], port: int, **kwargs: Any) -> None:
-        loop = asyncio.get_running_loop()
-        servers.append(await loop.create_server(make, "127.0.0.1", port, **kwargs))
+        servers.append(await smtp_server(make, port, **kwargs))
 
     yield start
     for server in servers:

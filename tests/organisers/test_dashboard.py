@@ -7,22 +7,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from festival.organisers import audit, overview
 from festival.seats import door
-from tests.conftest import csrf_of
-from tests.seats.test_door import register, screening_id
+from tests.helpers import Client, csrf_of, register, screening_id, sql
 
-Client = httpx.AsyncClient
 ADMIN = {"id": None, "role": "admin", "country": None}
 AFTER_THE_FESTIVAL = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-async def sql(app: Any, statement: str, params: tuple[Any, ...] = ()) -> None:
-    async with app.state.db.transaction() as conn:
-        await conn.execute(statement, params)
 
 
 @pytest.fixture

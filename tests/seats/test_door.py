@@ -17,33 +17,12 @@ from festival.core import times
 from festival.seats import door, registrations
 from festival.web import templating
 from festival.web.app import create_app
-from tests.conftest import csrf_of
-
-Client = httpx.AsyncClient
-
+from tests.helpers import Client, csrf_of, post_form, register, screening_id
 
 # --- fixtures and helpers -------------------------------------------------------------------
 
 def ticket_token_absent(text: str) -> bool:
     return not re.search(r"[A-Za-z0-9_-]{32}", text)
-
-
-async def screening_id(app: Any, key: str) -> int:
-    row = await app.state.db.fetch_one("SELECT id FROM screenings WHERE key = ?", (key,))
-    return int(row["id"])
-
-
-async def register(app: Any, key: str, name: str, email: str, seats: int = 1) -> dict[str, Any]:
-    registration, _created = await registrations.register(
-        app.state.db, await screening_id(app, key), name, email, seats)
-    return registration
-
-
-async def post_form(c: Client, page_url: str, action: str, **fields: Any) -> httpx.Response:
-    """Opens the page (for its CSRF token) and posts the form to `action`."""
-    page = await c.get(page_url)
-    assert page.status_code == 200, page.text
-    return await c.post(action, data={"csrf_token": csrf_of(page.text), **fields})
 
 
 async def door_check_in(c: Client, sid: int, ticket: str) -> httpx.Response:

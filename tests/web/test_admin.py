@@ -7,16 +7,12 @@ import json
 import re
 from typing import Any
 
-import httpx
-import icalendar
 import pytest
 
 from festival.core import times
 from festival.seats import registrations
-from tests.conftest import SignIn, csrf_of
-
-Client = httpx.AsyncClient
-
+from tests import helpers
+from tests.helpers import Client, SignIn, csrf_of, feed_event, ids, post_form
 
 # --- fixtures and helpers -------------------------------------------------------------------
 
@@ -40,23 +36,10 @@ def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'class="field__error" id="e-(\w+)">([^<]*)<', html))
 
 
-async def ids(app: Any, table: str) -> dict[str, int]:
-    return {r["key"]: r["id"] for r in await app.state.db.fetch_all(
-        f"SELECT id, key FROM {table}")}
-
-
 async def one(app: Any, sql: str, *params: Any) -> dict[str, Any]:
     row = await app.state.db.fetch_one(sql, params)
     assert row is not None
     return dict(row)
-
-
-async def post_form(c: Client, page_url: str, action: str | None = None, **fields: Any
-                    ) -> httpx.Response:
-    """Opens the page (for its CSRF token) and posts its form to `action`."""
-    page = await c.get(page_url)
-    assert page.status_code == 200, page.text
-    return await c.post(action or page_url, data={"csrf_token": csrf_of(page.text), **fields})
 
 
 async def a_screening(app: Any, **changes: Any) -> dict[str, Any]:
@@ -67,9 +50,7 @@ async def a_screening(app: Any, **changes: Any) -> dict[str, Any]:
 
 
 async def register(app: Any, screening_id: int, email: str, seats: int = 1) -> dict[str, Any]:
-    registration, _created = await registrations.register(
-        app.state.db, screening_id, "Someone", email, seats)
-    return registration
+    return await helpers.register(app, screening_id, "Someone", email, seats)
 
 
 async def outbox_kinds(app: Any, screening_id: int) -> list[tuple[str, str]]:
@@ -77,13 +58,6 @@ async def outbox_kinds(app: Any, screening_id: int) -> list[tuple[str, str]]:
         "SELECT o.kind, o.recipient FROM outbox o JOIN registrations r "
         "ON r.id = o.registration_id WHERE r.screening_id = ? ORDER BY o.id", (screening_id,))
     return [(r["kind"], r["recipient"]) for r in rows]
-
-
-def feed_event(body: bytes, uid: str) -> icalendar.Event | None:
-    for event in icalendar.Calendar.from_ical(body).walk("VEVENT"):
-        if str(event["UID"]) == uid:
-            return event
-    return None
 
 
 # --- roles --------------------------------------------------------------------------------------

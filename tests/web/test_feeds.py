@@ -16,18 +16,10 @@ from festival.core.settings import Settings
 from festival.core.store import Database
 from festival.programme.loader import import_programme
 from festival.web.app import create_app
+from tests.helpers import events_by_uid as events
+from tests.helpers import ids
 
 ICS = "text/calendar; charset=utf-8"
-
-
-async def ids(db: Database, table: str) -> dict[str, int]:
-    return {r["key"]: r["id"] for r in await db.fetch_all(f"SELECT id, key FROM {table}")}
-
-
-def events(body: bytes) -> dict[str, icalendar.Event]:
-    found = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
-    assert len(list(vobject.readOne(body.decode()).vevent_list)) == len(found)
-    return found
 
 
 def summaries(body: bytes) -> list[str]:
@@ -229,35 +221,42 @@ async def register(db: Database, key: str, email: str, status: str, token: str) 
             (token, email, email.strip().lower(), status, now, now, key))
 
 
-async def test_ticket_feed_holds_the_attendees_registrations_with_their_status(
+TOKEN_A, TOKEN_B, TOKEN_C = "tok-a" + "a" * 27, "tok-b" + "b" * 27, "tok-c" + "c" * 27
+
+
+async def test_ticket_feed_holds_only_its_own_registration_with_its_status(
         app, client, programme):
     db = app.state.db
-    await register(db, "hague", "Zoe@example.net", "confirmed", "tok-a")
-    await register(db, "sydney", "zoe@example.net ", "waitlisted", "tok-b")
-    await register(db, "kathmandu", "someone@example.net", "confirmed", "tok-c")
-    response = await client.get("/feeds/tickets/tok-a.ics")
+    await register(db, "hague", "Zoe@example.net", "confirmed", TOKEN_A)
+    await register(db, "sydney", "zoe@example.net ", "waitlisted", TOKEN_B)
+    await register(db, "kathmandu", "someone@example.net", "confirmed", TOKEN_C)
+    response = await client.get(f"/feeds/tickets/{TOKEN_A}.ics")
     assert response.status_code == 200
     assert response.headers["content-type"] == ICS
     assert response.headers["cache-control"].startswith("private")
+    # A token is the key to its own registration only, not to the attendee's others.
     found = events(response.content)
-    assert set(found) == {await uid_of(db, "hague"), await uid_of(db, "sydney")}
-    waiting = found[await uid_of(db, "sydney")]
-    assert str(waiting["STATUS"]) == "TENTATIVE"
-    assert str(waiting["SUMMARY"]).startswith("Waitlist: ")
+    assert set(found) == {await uid_of(db, "hague")}
     assert str(found[await uid_of(db, "hague")]["STATUS"]) == "CONFIRMED"
-    again = await client.get("/feeds/tickets/tok-b.ics",
+    assert TOKEN_B not in response.text
+    waiting = await client.get(f"/feeds/tickets/{TOKEN_B}.ics")
+    (event,) = events(waiting.content).values()
+    assert str(event["UID"]) == await uid_of(db, "sydney")
+    assert str(event["STATUS"]) == "TENTATIVE"
+    assert str(event["SUMMARY"]).startswith("Waitlist: ")
+    again = await client.get(f"/feeds/tickets/{TOKEN_A}.ics",
                              headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
 
 
 async def test_ticket_feed_shows_a_cancelled_registration_cancelled(app, client, programme):
     db = app.state.db
-    await register(db, "hague", "zoe@example.net", "confirmed", "tok-a")
-    before = await client.get("/feeds/tickets/tok-a.ics")
+    await register(db, "hague", "zoe@example.net", "confirmed", TOKEN_A)
+    before = await client.get(f"/feeds/tickets/{TOKEN_A}.ics")
     async with db.transaction() as conn:
         await conn.execute("UPDATE registrations SET status = 'cancelled',"
-                           " updated_at = '2099-11-02T10:00:00Z' WHERE token = 'tok-a'")
-    after = await client.get("/feeds/tickets/tok-a.ics",
+                           " updated_at = '2099-11-02T10:00:00Z' WHERE token = ?", (TOKEN_A,))
+    after = await client.get(f"/feeds/tickets/{TOKEN_A}.ics",
                              headers={"If-None-Match": before.headers["etag"]})
     assert after.status_code == 200
     (event,) = events(after.content).values()
@@ -291,9 +290,11 @@ async def test_ticket_feed_sequence_rises_with_promotion_and_cancellation(app, c
     assert waiting["UID"] == promoted["UID"] == cancelled["UID"]
     assert waiting["SEQUENCE"] < promoted["SEQUENCE"] < cancelled["SEQUENCE"]
 
-    # Registering again: the same event comes back, never with a lower SEQUENCE.
-    await registrations.register(db, screening_id, "Zoë", "zoe@example.net", 1)
-    again = zoes_event((await client.get(feed)).content)
+    # Registering again: the same event comes back (in the new ticket's feed), never
+    # with a lower SEQUENCE.
+    new, _ = await registrations.register(db, screening_id, "Zoë", "zoe@example.net", 1)
+    again = zoes_event((await client.get(f"/feeds/tickets/{new['token']}.ics")).content)
+    assert again["UID"] == cancelled["UID"]
     assert str(again["STATUS"]) == "CONFIRMED"
     assert again["SEQUENCE"] >= cancelled["SEQUENCE"]
     assert again.decoded("DTSTAMP") >= cancelled.decoded("DTSTAMP")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from tests.conftest import csrf_of
+from tests.helpers import csrf_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SAMPLE_PARAMS = {"id": "1", "token": "t" * 32, "cc": "NL", "city": "the-hague"}

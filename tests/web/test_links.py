@@ -6,7 +6,9 @@ from typing import Any
 
 from festival.core import links
 
-SAMPLE = {"ticket": {"token": "t" * 32}, "screening": {"id": 7}}
+SAMPLE = {"ticket": {"token": "t" * 32}, "ticket_confirm": {"token": "t" * 32},
+          "my_registrations": {"secret": "s" * 32}, "feed_my": {"secret": "s" * 32},
+          "screening": {"id": 7}}
 
 
 def test_every_link_outside_a_request_is_the_named_route(app: Any) -> None:

@@ -16,14 +16,9 @@ from festival.core.store import execute
 from festival.programme import demo
 from festival.programme.loader import import_programme
 from festival.web.views.public import PAGE_SIZE, shape_programme
+from tests.helpers import ids as screening_ids  # screening id by key, e.g. {'sydney': 2}
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-async def screening_ids(app: Any) -> dict[str, int]:
-    """Screening id by key, e.g. {'sydney': 2}."""
-    rows = await app.state.db.fetch_all("SELECT id, key FROM screenings")
-    return {row["key"]: row["id"] for row in rows}
 
 
 def listed(html: str) -> list[int]:

@@ -5,19 +5,15 @@ the rest wait in order, nobody sees a 5xx, and cancellations promote in order.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.helpers import run_festival, serve_festival
 
 pytestmark = pytest.mark.slow
 
@@ -39,56 +35,17 @@ PROGRAMME = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_festival(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "festival", *args], env=env, check=True,
-                   capture_output=True, timeout=120)
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """A loaded database and `festival serve --workers 2` on it; answers its base URL."""
     db_path, programme_file = tmp_path / "race.db", tmp_path / "race.json"
     programme_file.write_text(json.dumps(PROGRAMME), "utf-8")
-    env = {**os.environ, "FESTIVAL_SECRET_KEY": "race-test-secret",
-           "FESTIVAL_SQLITE_SYNCHRONOUS": "NORMAL"}
-    env.pop("FESTIVAL_SMTP_URL", None)
+    # 300 registrations from one address (loopback): a load test, so no per-client limits.
+    env = {"FESTIVAL_SECRET_KEY": "race-test-secret", "FESTIVAL_SQLITE_SYNCHRONOUS": "NORMAL",
+           "FESTIVAL_RATE_LIMITS": "off"}
     run_festival("load", str(programme_file), "--db", str(db_path), env=env)
-    port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "festival", "serve", "--workers", "2", "--host", "127.0.0.1",
-         "--port", str(port), "--db", str(db_path)],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process, tmp_path / "server.log")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-
-
-def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {log.read_text('utf-8', 'replace')}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the server did not start: {log.read_text('utf-8', 'replace')}")
+    with serve_festival(db_path, workers=2, env=env, log=tmp_path / "server.log") as running:
+        yield running.url
 
 
 async def screening_id(client: httpx.AsyncClient) -> int:

@@ -9,20 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import csrf_of
+from tests import helpers
+from tests.helpers import csrf_of, written
 
 
 @pytest.fixture
 async def ids(app: Any, programme: dict[str, Any]) -> dict[str, int]:
-    rows = await app.state.db.fetch_all("SELECT key, id FROM screenings")
-    return {r["key"]: r["id"] for r in rows}
-
-
-async def written(app: Any) -> tuple[int, int]:
-    db = app.state.db
-    registrations = await db.fetch_one("SELECT COUNT(*) AS n FROM registrations")
-    outbox = await db.fetch_one("SELECT COUNT(*) AS n FROM outbox")
-    return registrations["n"], outbox["n"]
+    return await helpers.ids(app)
 
 
 async def set_capacity(app: Any, screening_id: int, capacity: int) -> None:

@@ -1,8 +1,10 @@
 """Organiser pages under /admin/ and the admin JSON API under /api/v1/admin.
 
 Who may call each route is declared in festival.web.routes (signed-in organisers;
-CSRF for every form); handlers read the organiser with `signed_in`. The rules live in
-festival.programme.screenings and festival.programme.catalogue. Pages follow
+admins only for the accounts pages; CSRF for every form; per-client limits on signing
+in); handlers read the organiser with `signed_in`. The rules live in
+festival.programme.screenings, festival.programme.catalogue and
+festival.organisers.accounts. Pages follow
 post/redirect/get: a saved form redirects with `?done=<what>`, shown as a notice on the
 next page; a refused one is shown again with the entered values and the error beside
 each field (status 422)."""
@@ -19,11 +21,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from festival.core import times
-from festival.core.errors import ValidationError, _
+from festival.core.errors import Conflict, RateLimited, ValidationError, _
 from festival.organisers import accounts
 from festival.programme import catalogue, queries, screenings
 from festival.programme.fields import Field
-from festival.web.guards import signed_in
+from festival.web.guards import client_of, signed_in
 from festival.web.templating import gettext, render
 from festival.web.views import PRIVATE_HEADERS, json_object, paged, whole_number
 
@@ -35,6 +37,11 @@ DONE = {
     "reinstate": _("The screening is back on the programme. Registrants are told by mail."),
     "unpublish": _("Back to draft: the screening is no longer public."),
     "move": _("Moved. Registrants are told by mail and calendars update."),
+    "disabled": _("The account is disabled: it cannot sign in, and its sessions have ended."),
+    "enabled": _("The account is enabled again: it can sign in."),
+    "unlocked": _("Unlocked: the account can be signed in to again from everywhere."),
+    "password": _("The password is set. The account's sessions have ended: it signs in "
+                  "again with the new password."),
 }
 SCREENING_FORM = {n: f for n, f in screenings.SCREENING.items() if n != "status"}
 
@@ -49,10 +56,6 @@ def safe_next(value: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or any(c in value for c in "\r\n\\"):
         return default
     return value
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "?"
 
 
 def page(request: Request, organiser: dict[str, Any], template: str,
@@ -118,11 +121,11 @@ async def login(request: Request) -> Response:
     try:
         _organiser, token = await accounts.sign_in(
             request.app.state.db, email, str(form.get("password", "")),
-            settings=request.app.state.settings, client_ip=client_ip(request))
-    except accounts.SignInFailed as exc:
+            settings=request.app.state.settings, client_ip=client_of(request))
+    except (accounts.SignInFailed, RateLimited) as exc:
         return render(request, "admin/login.html",
                       {"next": target, "email": email, "error": gettext(exc.message)},
-                      status_code=exc.status, headers=PRIVATE_HEADERS)
+                      status_code=exc.status, headers={**PRIVATE_HEADERS, **exc.headers})
     # A new session for every sign-in: a session id planted before it is worthless.
     await accounts.sign_out(request.app.state.db, accounts.session_token(request))
     response = RedirectResponse(target, 303)
@@ -136,6 +139,60 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse(request.app.url_path_for("admin_login"), 303)
     accounts.clear_session_cookie(request, response)
     return response
+
+
+# --- organiser accounts (admins only) ----------------------------------------------------------
+
+async def organiser_accounts(request: Request, *, status_code: int = 200,
+                             errors: dict[int, str] | None = None, error: str = ""
+                             ) -> Response:
+    """Every account, with buttons to disable, enable or unlock it and a form to set its
+    password. `errors`: a refused password form's message, by account id."""
+    organiser = signed_in(request)
+    rows = await accounts.list_organisers(request.app.state.db)
+    return page(request, organiser, "admin/organisers.html",
+                {"accounts": rows, "errors": errors or {}, "error": error},
+                status_code=status_code)
+
+
+async def organiser_disable(request: Request) -> Response:
+    return await _account_change(request, "disabled")
+
+
+async def organiser_enable(request: Request) -> Response:
+    return await _account_change(request, "enabled")
+
+
+async def organiser_unlock(request: Request) -> Response:
+    return await _account_change(request, "unlocked")
+
+
+async def organiser_password(request: Request) -> Response:
+    return await _account_change(request, "password")
+
+
+async def _account_change(request: Request, done: str) -> Response:
+    admin = signed_in(request)
+    form = await request.form()
+    db = request.app.state.db
+    account_id = request.path_params["id"]
+    try:
+        if done in ("disabled", "enabled"):
+            await accounts.set_disabled(db, account_id, done == "disabled", by=admin["id"])
+        elif done == "unlocked":
+            await accounts.unlock(db, account_id, by=admin["id"])
+        else:
+            password = form.get("password")
+            await accounts.set_password(db, account_id,
+                                        password if isinstance(password, str) else "",
+                                        request.app.state.settings, by=admin["id"])
+    except ValidationError as exc:
+        message = exc.fields.get("password", exc.message)
+        return await organiser_accounts(request, status_code=422,
+                                        errors={account_id: gettext(message)})
+    except Conflict as exc:
+        return await organiser_accounts(request, status_code=409, error=gettext(exc.message))
+    return redirect(request, "admin_organisers", done)
 
 
 # --- screenings ----------------------------------------------------------------------------
@@ -374,4 +431,17 @@ organiser_routes: list[BaseRoute] = [
           name="api_admin_screenings"),
     Route("/api/v1/admin/screenings/{id:int}", api_screening, methods=["GET", "PATCH"],
           name="api_admin_screening"),
+]
+
+# Admins only (festival.web.routes declares it).
+admin_routes: list[BaseRoute] = [
+    Route("/admin/organisers", organiser_accounts, name="admin_organisers"),
+    Route("/admin/organisers/{id:int}/disable", organiser_disable, methods=["POST"],
+          name="admin_organiser_disable"),
+    Route("/admin/organisers/{id:int}/enable", organiser_enable, methods=["POST"],
+          name="admin_organiser_enable"),
+    Route("/admin/organisers/{id:int}/unlock", organiser_unlock, methods=["POST"],
+          name="admin_organiser_unlock"),
+    Route("/admin/organisers/{id:int}/password", organiser_password, methods=["POST"],
+          name="admin_organiser_password"),
 ]

@@ -3,7 +3,10 @@ venue with that day's UTC offset; errors use the one shape from festival.web.app
 
 Registrations are created with a JSON body only: a browser cannot send
 `application/json` to another site without a CORS preflight we never grant, so the API
-needs no CSRF token; the registration token is the key to read or cancel one."""
+needs no CSRF token; the registration token is the key to read or cancel one. Only the
+request that creates a registration is answered its token: registering again with a
+known address answers its status, seats and screening, and the ticket link goes to that
+address by mail. No answer holds an attendee's own secret (festival.seats.registrations)."""
 
 from __future__ import annotations
 
@@ -100,6 +103,8 @@ def registration_json(request: Request, r: dict[str, Any]) -> dict[str, Any]:
         "created_at": r["created_at"],
         "confirmed_at": r["confirmed_at"],
         "cancelled_at": r["cancelled_at"],
+        "held_until": r["held_until"] if r["status"] == "held" else None,
+        "cancel_reason": r["cancel_reason"] if r["status"] == "cancelled" else None,
         "ticket_url": base + route_path(request, "ticket", token=r["token"]),
         "url": base + route_path(request, "api_registration", token=r["token"]),
     }
@@ -109,10 +114,18 @@ async def create_registration(request: Request) -> JSONResponse:
     data = await json_object(request, what=_("Send a JSON object with name, email and seats."))
     registration, created = await registrations.register(
         request.app.state.db, request.path_params["id"], data.get("name"), data.get("email"),
-        data.get("seats"), locale=templating.current_locale())
+        data.get("seats"), locale=templating.current_locale(), resend_ticket=True)
+    if not created:
+        # Whoever sent this address may not own it: its ticket goes to the mailbox only.
+        return JSONResponse(existing_json(registration), status_code=200)
     body = registration_json(request, registration)
-    return JSONResponse(body, status_code=201 if created else 200,
-                        headers={"Location": body["url"]})
+    return JSONResponse(body, status_code=201, headers={"Location": body["url"]})
+
+
+def existing_json(r: dict[str, Any]) -> dict[str, Any]:
+    """The answer to registering again with a known address: where that registration
+    stands, nothing that reaches it (no token, no link)."""
+    return {"status": r["status"], "seats": r["seats"], "screening_id": r["screening_id"]}
 
 
 async def get_registration(request: Request) -> JSONResponse:

@@ -8,8 +8,10 @@ query, also with several worker processes, each holding its own cache; a change
 anywhere rebuilds each feed on its next request. The bytes depend on the data only, so
 the ETag (a hash of them) is the same in every process.
 
-Ticket feeds are built on every request instead: they hold a few events and depend on
-registrations too, which change all day.
+Private feeds are built on every request instead: they hold a few events and depend on
+registrations too, which change all day. A ticket's feed (its token is the key) holds
+that one registration's event; the attendee's own feed (the secret their mails carry is
+the key) holds all of theirs.
 """
 
 from __future__ import annotations
@@ -267,17 +269,32 @@ async def screening_feed(request: Request) -> Response:
 
 
 async def ticket_feed(request: Request) -> Response:
-    """An attendee's own registrations (all with the e-mail of this token's), with
-    their status in each event. Private: the token is the only key."""
+    """One registration's event with its status. Private: the token is the only key, and
+    it shows nothing of the attendee's other registrations."""
     db: Any = request.app.state.db
-    tickets, stamp = await registrations.attendee_tickets(db, request.path_params["token"])
+    tickets, stamp = await registrations.ticket_events(db, request.path_params["token"])
+    return await _private_feed(request, tickets, stamp,
+                               _("Global Migration Film Festival – my ticket"), "ticket.ics")
+
+
+async def my_feed(request: Request) -> Response:
+    """Every registration of the attendee whose secret (only ever mailed) this is."""
+    db: Any = request.app.state.db
+    tickets, stamp = await registrations.attendee_registrations(
+        db, request.path_params["secret"])
+    return await _private_feed(request, tickets, stamp,
+                               _("Global Migration Film Festival – my registrations"),
+                               "my-registrations.ics")
+
+
+async def _private_feed(request: Request, tickets: list[Any], stamp: str, name: str,
+                        filename: str) -> Response:
     organiser_name, organiser_email = organiser(request)
     body = ics.ticket_feed(
-        tickets, name=_("Global Migration Film Festival – my registrations"),
-        base_url=request.app.state.settings.base_url,
+        tickets, name=name, base_url=request.app.state.settings.base_url,
         organiser_email=organiser_email, organiser_name=organiser_name)
-    _version, changed_at = await queries.programme_version(db)
-    feed = Feed(0, body, ics.etag(body), http_date(max(stamp, changed_at)), "tickets.ics")
+    _version, changed_at = await queries.programme_version(request.app.state.db)
+    feed = Feed(0, body, ics.etag(body), http_date(max(stamp, changed_at)), filename)
     return respond(request, feed, PRIVATE_CACHE)
 
 
@@ -316,6 +333,7 @@ routes = [
     Route("/feeds/guests/{id:int}.ics", guest_feed, name="feed_guest"),
     Route("/feeds/films/{id:int}.ics", film_feed, name="feed_film"),
     Route("/feeds/tickets/{token}.ics", ticket_feed, name="feed_ticket"),
+    Route("/feeds/my/{secret}.ics", my_feed, name="feed_my"),
     Route("/screenings/{id:int}.ics", screening_feed, name="screening_ics"),
     Route("/subscribe", subscribe, name="subscribe"),
 ]

@@ -1,11 +1,15 @@
-"""Attendees' pages: the registration form's answer, the ticket, its cancellation.
+"""Attendees' pages: the registration form's answer, the ticket, its cancellation and
+the confirmation of held seats, and the attendee's own page of all their registrations.
 
 Bad input re-renders the screening's page (422) with a message beside each field and
 the values kept; a closed screening re-renders it with the reason (409). Success
 redirects (303) to the ticket, so reloading never registers twice. An address already
 registered gets its ticket mailed again instead of shown: the form does not reveal a
 stranger's ticket to whoever knows their email. The ticket's token is
-its only key: the page is private (no caching, no indexing)."""
+its only key: the page is private (no caching, no indexing), and leads to nothing but
+that registration. The attendee's own page (/my/{secret}) is reached only from their
+mails. Held seats are confirmed with the code their mail carries, from a page with a
+button (a GET never confirms: mail scanners open links)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from festival.core.errors import RegistrationClosed, ValidationError, _
+from festival.core import times
+from festival.core.errors import Conflict, RegistrationClosed, ValidationError, _
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web import templating
@@ -78,6 +83,18 @@ def qr_svg(text: str, title: str) -> Markup:
     return Markup(svg)  # noqa: S704 (segno's own output, its text escaped)
 
 
+def hold_details(registration: dict[str, Any], screening: dict[str, Any]) -> dict[str, Any]:
+    """What the pages say about a hold: until when (local time at the venue), and
+    whether the registration was cancelled because it ran out."""
+    held_until = registration.get("held_until")
+    return {
+        "held_until_local": times.to_local(held_until, screening["timezone"])
+        if registration["status"] == "held" and held_until else None,
+        "expired": registration["status"] == "cancelled"
+        and registration.get("cancel_reason") == "expired",
+    }
+
+
 async def ticket(request: Request) -> Response:
     registration = await registrations.get_registration(
         request.app.state.db, request.path_params["token"])
@@ -89,13 +106,58 @@ async def ticket(request: Request) -> Response:
         "screening": screening,
         "booking": registrations.booking_state(screening),
         "ticket_url": ticket_url,
-        # The door admits confirmed seats only: a waiting ticket gets its code once promoted.
+        # The door admits confirmed seats only: a waiting or held ticket gets its code
+        # once confirmed.
         "qr_svg": None if registration["status"] != "confirmed" else qr_svg(
             ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
         "screening_ics": optional_path(request, "screening_ics", id=screening["id"]),
         "ticket_feed": optional_path(request, "feed_ticket", token=token),
+        **hold_details(registration, screening),
     }
     return render(request, "public/ticket.html", context, headers=PRIVATE_HEADERS)
+
+
+async def confirm(request: Request) -> Response:
+    """GET (the link in the mail): a page with a button; POST: confirms the address, then
+    redirects to the ticket. The code comes from the mail only (query, then form)."""
+    db = request.app.state.db
+    token = request.path_params["token"]
+    if request.method == "GET":
+        code = request.query_params.get("code", "")
+        registration = await registrations.confirmation(db, token, code)
+        return _confirm_page(request, registration, code)
+    form = await request.form()
+    code = form.get("code")
+    try:
+        await registrations.confirm(db, token, code)
+    except Conflict as exc:
+        registration = await registrations.confirmation(db, token, code)
+        return _confirm_page(request, registration, "", error=exc.message, status_code=409)
+    return RedirectResponse(ticket_path(request, token), status_code=303)
+
+
+def _confirm_page(request: Request, registration: dict[str, Any], code: Any, *,
+                  error: str | None = None, status_code: int = 200) -> Response:
+    screening = registration.pop("screening")
+    context = {"registration": registration, "screening": screening,
+               "code": code if isinstance(code, str) else "", "error": error,
+               "ticket_path": ticket_path(request, registration["token"]),
+               **hold_details(registration, screening)}
+    return render(request, "public/confirm.html", context, status_code=status_code,
+                  headers=PRIVATE_HEADERS)
+
+
+async def my_registrations(request: Request) -> Response:
+    """The attendee's own page: every registration of their address, each linking to its
+    ticket, and their feed. Its key is the secret their mails carry."""
+    secret = request.path_params["secret"]
+    tickets, _stamp = await registrations.attendee_registrations(request.app.state.db, secret)
+    ordered = sorted(tickets, key=lambda pair: (pair[1]["starts_at"], pair[0]["id"]))
+    live = [(r, s, hold_details(r, s)) for r, s in ordered if r["status"] != "cancelled"]
+    cancelled = [(r, s, hold_details(r, s)) for r, s in ordered if r["status"] == "cancelled"]
+    context = {"live": live, "cancelled": cancelled,
+               "my_feed": optional_path(request, "feed_my", secret=secret)}
+    return render(request, "public/my_registrations.html", context, headers=PRIVATE_HEADERS)
 
 
 async def cancel(request: Request) -> Response:
@@ -128,4 +190,6 @@ routes = [
     Route("/tickets/lost", lost_ticket, methods=["GET", "POST"], name="lost_ticket"),
     Route("/tickets/{token}", ticket, name="ticket"),
     Route("/tickets/{token}/cancel", cancel, methods=["POST"], name="ticket_cancel"),
+    Route("/tickets/{token}/confirm", confirm, methods=["GET", "POST"], name="ticket_confirm"),
+    Route("/my/{secret}", my_registrations, name="my_registrations"),
 ]
