@@ -85,22 +85,12 @@ def _csrf_guard(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         body = await request.body()  # bounded by the app's body limit
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
         sent = request.headers.get(csrf.HEADER)
         if sent is None:
-            async with Request(scope, replay).form() as form:
+            async with Request(scope, _replay(body, receive)).form() as form:
                 sent = form.get(csrf.FIELD)  # type: ignore[assignment]
-            replayed = False
         csrf.check(request, sent)
-        await app(scope, replay, send)
+        await app(scope, _replay(body, receive), send)
 
     return guarded
 
