@@ -32,6 +32,7 @@ from icalendar import Timezone
 from festival.core import links, times
 from festival.core.errors import _
 from festival.core.guests import UNLISTED_GUEST_NAME
+from festival.core.text import one_line, without_unsafe
 
 PRODID = "-//IOM//festival//EN"
 REFRESH = "PT1H"  # REFRESH-INTERVAL and X-PUBLISHED-TTL
@@ -39,7 +40,6 @@ Screening = Mapping[str, Any]
 Props = dict[str, str]  # content line "NAME;PARAMS" -> value, already escaped
 
 _UTC_TEXT = re.compile(r"\d{8}T\d{6}Z|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # CR is turned into LF first
 
 
 # --- public builders ---------------------------------------------------------------------
@@ -159,7 +159,7 @@ def _event(
         "SUMMARY": escape(prefix + _summary(s)),
         "DESCRIPTION": escape(_description(s, url, cancelled, note)),
         "LOCATION": escape(location(s)),
-        "URL": _CONTROL.sub("", url.replace("\r", "").replace("\n", "")),
+        "URL": without_unsafe(url),
         "STATUS": "CANCELLED" if cancelled else "CONFIRMED",
         organiser[0]: organiser[1],
     }
@@ -343,15 +343,14 @@ def escape(text: str) -> str:
     """A TEXT value: backslash, semicolon, comma and line breaks escaped; other control
     characters, which TEXT does not allow, dropped. So no text can start a property."""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
+    text = without_unsafe(text, lines=True)
     return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\n", "\\n"))
 
 
 def _param(value: str) -> str:
     """A quoted parameter value on one line (double quotes cannot be escaped portably)."""
-    text = _CONTROL.sub("", str(value).replace("\r", " ").replace("\n", " "))
-    return " ".join(text.split()).replace('"', "'")
+    return one_line(value).replace('"', "'")
 
 
 def _param_value(value: str) -> str:

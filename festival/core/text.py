@@ -32,6 +32,21 @@ def has_unsafe_characters(text: str, *, lines: bool = False) -> bool:
                and not (lines and c in LINE_BREAKS) for c in text)
 
 
+def without_unsafe(text: str, *, lines: bool = False) -> str:
+    """`text` with every character no input may hold dropped (line breaks and tabs kept
+    where `lines`): the same rule, applied on the way out of the calendar and mail
+    exports as a second line of defence."""
+    if not has_unsafe_characters(text, lines=lines):
+        return text
+    return "".join(c for c in text if not has_unsafe_characters(c, lines=lines))
+
+
+def one_line(text: str) -> str:
+    """Text for a mail header or a quoted parameter: line breaks and unsafe characters
+    become spaces, and runs of white space one space."""
+    return " ".join("".join(" " if has_unsafe_characters(c) else c for c in str(text)).split())
+
+
 def email_key(email: str) -> str:
     """The identity of an address: trimmed and lower-cased (so ' ALICE@Example.org ' and
     'alice@example.org' are one person)."""

@@ -36,12 +36,12 @@ import jinja2
 from festival.calendar import ics
 from festival.core import i18n, links, times
 from festival.core.settings import Settings
+from festival.core.text import one_line
 from festival.mail.facts import KINDS, MessageFacts
 
 __all__ = ["KINDS", "MessageFacts", "compose", "one_line", "render", "subject_of"]
 
 _METHOD = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
-_CONTROL = {c: " " for c in range(32)} | {127: " "}
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
@@ -156,11 +156,6 @@ def _confirm_url(facts: MessageFacts, settings: Settings) -> str | None:
 @functools.lru_cache(maxsize=8)
 def _environment(settings: Settings) -> jinja2.Environment:
     return i18n.create_environment(settings)
-
-
-def one_line(text: str) -> str:
-    """Text for a header: control characters and line breaks become single spaces."""
-    return " ".join(str(text).translate(_CONTROL).split())
 
 
 def _invite(facts: MessageFacts, settings: Settings) -> bytes | None:

@@ -65,3 +65,11 @@ def test_one_slug() -> None:
     assert slugify("東京", "venue") == "venue"
     assert city_slug("Mexico City") == "mexico-city"
     assert city_slug("東京") == "東京"
+
+
+def test_the_exports_apply_the_same_rule_on_the_way_out() -> None:
+    from festival.calendar import ics
+    from festival.mail import compose
+
+    assert compose.one_line("Zoë\r\nBcc: x\u202e\x00 ") == "Zoë Bcc: x"
+    assert ics.escape("a\u202eb\x07c\nd") == "abc\\nd"
