@@ -20,7 +20,9 @@ from email_validator import EmailNotValidError, validate_email
 from festival.core.errors import _
 
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control, surrogate, separators
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Embeddings, overrides and isolates, and the invisible direction marks (LRM, RLM, ALM).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                          "\u200e\u200f\u061c")
 LINE_BREAKS = frozenset("\n\r\t")
 EMAIL_MAX = 254
 

@@ -54,7 +54,8 @@ SELECT :now, :kind, r.id, r.email, r.email_key, :message_id, :now,
        CASE WHEN :capped AND (
                 SELECT COUNT(*) FROM outbox o
                 WHERE o.recipient_key = r.email_key AND o.created_at > :since
-                  AND o.status != 'capped' AND o.kind IN ({_ATTENDEE_KINDS_SQL})) >= :cap
+                  AND o.status != 'capped'
+                  AND o.kind IN ({_ATTENDEE_KINDS_SQL}, 'promoted')) >= :cap
             THEN 'capped' ELSE 'pending' END
 FROM registrations r WHERE r.id = :registration_id
 RETURNING status
@@ -66,11 +67,14 @@ def new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@festival>"
 
 
-async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int) -> str:
+async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
+                  by_attendee: bool = False) -> str:
     """Queues a message of `kind` for a registration's attendee; call it inside the
     transaction that made the change. Answers its status: 'pending', or 'capped' when
-    it is of ATTENDEE_KINDS and MAIL_CAP of those went to the address within the last
-    MAIL_CAP_WINDOW (then it is recorded, never sent)."""
+    it is of ATTENDEE_KINDS (or a notice that an attendee's own action set off,
+    `by_attendee`: a promotion after someone cancels, which a script could repeat) and
+    MAIL_CAP of those went to the address within the last MAIL_CAP_WINDOW (then it is
+    recorded, never sent). Organisers' notices are never capped."""
     if kind not in ATTENDEE_KINDS and kind not in NOTICE_KINDS:
         raise ValueError(f"unknown kind of mail {kind!r}")
     moment = times.utc_now()
@@ -80,7 +84,8 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
     # created_at) index.
     inserted = list(await conn.execute_fetchall(_ENQUEUE, {
         "now": now, "kind": kind, "message_id": new_message_id(),
-        "capped": kind in ATTENDEE_KINDS, "since": times.utc_text(moment - MAIL_CAP_WINDOW),
+        "capped": kind in ATTENDEE_KINDS or by_attendee,
+        "since": times.utc_text(moment - MAIL_CAP_WINDOW),
         "cap": MAIL_CAP, "registration_id": registration_id}))
     if not inserted:
         raise LookupError(f"no registration {registration_id} to write to")

@@ -383,7 +383,7 @@ async def cancel(db: Database, token: str, *, now: datetime | None = None) -> di
                       (moment, moment, registration["id"]))
         await outbox.enqueue(conn, kind="cancelled", registration_id=registration["id"])
         # Also when a waiting party leaves: the one behind it may fit where it did not.
-        await promote_waitlist(conn, screening_id, now=now)
+        await promote_waitlist(conn, screening_id, now=now, by_attendee=True)
         return _public(await _load(conn, "r.id = ?", registration["id"]))
 
 
@@ -510,7 +510,8 @@ async def notify_registrants(conn: aiosqlite.Connection, screening_id: int, kind
 
 
 async def promote_waitlist(
-    conn: aiosqlite.Connection, screening_id: int, *, now: datetime | None = None
+    conn: aiosqlite.Connection, screening_id: int, *, now: datetime | None = None,
+    by_attendee: bool = False,
 ) -> list[int]:
     """Gives seats to waiting parties in order of arrival while the longest-waiting one
     fits (strict order, whole parties: see the module docstring). Call it inside the
@@ -551,7 +552,10 @@ async def promote_waitlist(
             await execute(conn, """UPDATE registrations SET status = 'confirmed',
                                    confirmed_at = ?, updated_at = ?, changes = changes + 1
                                    WHERE id = ?""", (moment, moment, party["id"]))
-        await outbox.enqueue(conn, kind="promoted", registration_id=party["id"])
+        # After an attendee's cancellation the mail counts towards the promoted person's
+        # cap: a script that books and cancels must not flood someone's inbox with it.
+        await outbox.enqueue(conn, kind="promoted", registration_id=party["id"],
+                             by_attendee=by_attendee)
         free -= party["seats"]
         promoted.append(party["id"])
     return promoted

@@ -90,7 +90,7 @@ SCREENING_DETAIL = {"allOf": [SCREENING_FIELDS, _object({
 # surrogates are refused too; a pattern cannot name them (JSON Schema patterns are
 # Unicode). tests/web/test_openapi.py checks both against every code point.
 _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_UNSAFE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 # 1 to 200 characters once trimmed, none unsafe; spaces around are trimmed away.
 NAME_PATTERN = (rf"^[{_SPACE}]*[^{_UNSAFE}{_SPACE}](?:[^{_UNSAFE}]{{0,198}}[^{_UNSAFE}{_SPACE}])?"
                 rf"[{_SPACE}]*$")

@@ -87,14 +87,16 @@ async def test_organisers_notices_are_never_capped_nor_counted(loaded):
     async with loaded.transaction() as conn:
         for sid in sids:
             await registrations.notify_registrants(conn, sid, "screening_changed")
-    # A promotion from the waitlist is the organisers' news too.
+    # A promotion because organisers added seats is the organisers' news too.
     sydney = await screening_id(loaded, "sydney")
     async with loaded.transaction() as conn:
         await conn.execute("UPDATE screenings SET capacity = 1 WHERE id = ?", (sydney,))
-    other, _ = await registrations.register(loaded, sydney, "Other", "other@example.org", 1)
+    await registrations.register(loaded, sydney, "Other", "other@example.org", 1)
     waiting, _ = await registrations.register(loaded, sydney, "Someone", VICTIM, 1)
     assert waiting["status"] == "waitlisted"
-    await registrations.cancel(loaded, other["token"])
+    async with loaded.transaction() as conn:
+        await conn.execute("UPDATE screenings SET capacity = 2 WHERE id = ?", (sydney,))
+        assert await registrations.promote_waitlist(conn, sydney) == [waiting["id"]]
 
     rows = await loaded.fetch_all("SELECT kind, status FROM outbox WHERE recipient_key = ?",
                                   (VICTIM,))
@@ -131,3 +133,21 @@ async def test_the_outbox_page_lists_capped_messages_and_sends_one_anyway(
     assert released.status_code == 303
     assert (await db.fetch_one("SELECT status FROM outbox WHERE id = ?",
                                (capped["id"],)))["status"] == "pending"
+
+
+async def test_promotions_that_cancellations_set_off_count_towards_the_cap(
+        app: Any, programme: Any) -> None:
+    """Book a small screening full, then again and again put the victim on the waitlist
+    and cancel a seat ahead of them: each round would mail them a promotion."""
+    db = app.state.db
+    sid = await screening_id(db, "hague")
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE screenings SET capacity = 1 WHERE id = ?", (sid,))
+    for round_ in range(20):
+        filler, _ = await registrations.register(db, sid, "Filler", f"f{round_}@example.org", 1)
+        victim, _ = await registrations.register(db, sid, "V", "victim@example.org", 1)
+        await registrations.cancel(db, filler["token"])  # the victim is promoted
+        await registrations.cancel(db, victim["token"])
+    rows = await db.fetch_all("SELECT status FROM outbox WHERE recipient_key = ?",
+                              ("victim@example.org",))
+    assert sum(r["status"] != "capped" for r in rows) == outbox.MAIL_CAP
