@@ -387,6 +387,69 @@ async def start_smtp(inbox: Inbox, port: int) -> asyncio.Server:
     return await smtp_server(lambda: SMTP(inbox, hostname="smtp.test"), port)
 
 
+# --- languages -----------------------------------------------------------------------------------
+
+def catalogue(code: str, messages: Mapping[Any, Any]) -> Any:
+    """A babel Translations for language `code` made of `messages` ({msgid: text};
+    plurals as {(singular, plural): (form, ...)}), to install in
+    festival.core.i18n.CATALOGUES with monkeypatch: a test's translations do not
+    depend on the shipped catalogues, which translators are still filling."""
+    import io
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from babel.support import Translations
+
+    made = Catalog(locale=code)
+    for msgid, text in messages.items():
+        made.add(msgid, text)
+    buffer = io.BytesIO()
+    write_mo(buffer, made)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def translated_sample() -> dict[str, Any]:
+    """The sample programme with some of its texts in French, Arabic and Spanish too:
+    the originals (the "en" texts) are the sample's own, unchanged."""
+    import json
+
+    data = json.loads(SAMPLE.read_text("utf-8"))
+    film = next(f for f in data["films"] if f["key"] == "wallah-je-te-jure")
+    film["title"] = {"en": film["title"], "fr": "Wallah, je te le jure",
+                     "ar": "والله، أقسم لك"}
+    film["synopsis"] = {"en": film["synopsis"],
+                        "fr": "Du Sénégal à la Libye puis vers l'Europe, des migrants en route."}
+    guest = next(g for g in data["guests"] if g["key"] == "ana-reyes")
+    guest["role"] = {"en": guest["role"], "fr": "Réalisatrice", "es": "Directora"}
+    hague = next(s for s in data["screenings"] if s["key"] == "hague")
+    hague["debate"]["title"] = {"en": hague["debate"]["title"],
+                                "fr": "Changer le regard sur les migrants"}
+    return data
+
+
+# The English feeds of the sample programme, with fixed DTSTAMPs, as they were before
+# the feeds spoke other languages: translations must never change an English feed's
+# bytes (calendar apps would see every event as changed). Changing the feeds' format on
+# purpose changes these; then update them, knowing every subscriber refetches.
+ENGLISH_ETAGS = {"/feeds/festival.ics": '"40bab621dafa60e131c598c9d5a0d7e2"',
+                 "/feeds/countries/NL.ics": '"f4e5b978d35bbbde464ef18c185c3508"',
+                 "/screenings/{hague}.ics": '"2f08ff1f919b14be30e893cff462ee7b"'}
+
+
+async def fixed_stamps(app: Any) -> None:
+    """Every screening's CREATED and DTSTAMP fixed, so feeds can be compared over time."""
+    await sql(app, "UPDATE screenings SET created_at = '2099-01-01T00:00:00Z', "
+                   "updated_at = '2099-01-02T00:00:00Z'")
+
+
+async def english_etags(app: Any, client: httpx.AsyncClient, query: str = "") -> dict[str, str]:
+    """The ETags of the ENGLISH_ETAGS feeds as `client` gets them now."""
+    hague = (await ids(app))["hague"]
+    return {path: (await client.get(path.format(hague=hague) + query)).headers["etag"]
+            for path in ENGLISH_ETAGS}
+
+
 # --- calendars ---------------------------------------------------------------------------------
 
 def icalendar_events(body: bytes) -> list[icalendar.Event]:

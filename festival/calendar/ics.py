@@ -14,6 +14,9 @@ Choices a reader might question:
   (mostly its folding); these few lines do the same in well under one. What they must
   get right (escaping, folding by octets, CRLF) is small, and the tests read every
   output back with icalendar, vobject and, in CI, the parsers of real calendar apps.
+- Texts are in the current language (festival.core.i18n: the feed's `?lang=`, the
+  attendee's for their own feeds and mails); callers pass screenings already localized
+  (i18n.localize). English output is byte for byte what it was before translations.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from babel import Locale
 from icalendar import Timezone
 
 from festival.core import links, times
-from festival.core.errors import _
 from festival.core.guests import UNLISTED_GUEST_NAME
+from festival.core.i18n import current_locale, format_locale, ngettext
+from festival.core.i18n import gettext as _
 from festival.core.text import one_line, without_unsafe
 
 PRODID = "-//IOM//festival//EN"
@@ -209,7 +213,8 @@ def _ticket_note(registration: Mapping[str, Any], base_url: str) -> str:
              "waitlisted": _("Your registration: on the waiting list"),
              "cancelled": _("Your registration: cancelled")}[registration["status"]]
     ticket = links.absolute(base_url, "ticket", token=registration["token"])
-    return f"{label} ({seats} {_('seat') if seats == 1 else _('seats')})\n{ticket}"
+    count = ngettext("%(num)d seat", "%(num)d seats", seats) % {"num": seats}
+    return f"{label} ({count})\n{ticket}"
 
 
 def _summary(s: Screening) -> str:
@@ -250,7 +255,7 @@ def _film_credit(s: Screening) -> str:
 def _guest_label(guest: Mapping[str, Any]) -> str:
     # Defence in depth: an unlisted guest is never named, whatever the caller passed.
     if not guest.get("listed", 1):
-        return UNLISTED_GUEST_NAME
+        return _(UNLISTED_GUEST_NAME)
     detail = ", ".join(v for v in (guest.get("role"), guest.get("organisation")) if v)
     return f"{guest['name']} ({detail})" if detail else guest["name"]
 
@@ -269,9 +274,17 @@ def screening_url(s: Screening, base_url: str) -> str:
     return links.absolute(base_url, "screening", id=s["id"])
 
 
-@functools.lru_cache(maxsize=512)
 def country_name(code: str) -> str:
-    return Locale("en").territories.get(code.upper(), code) if code else ""
+    """The country's name in the current language ('Netherlands', 'Pays-Bas')."""
+    # English names come from Babel's "en", as they always did: English feeds keep
+    # their bytes (and ETags); other languages use their formatting locale.
+    return _country_name(code, "en" if current_locale() == "en" else format_locale()
+                         ) if code else ""
+
+
+@functools.lru_cache(maxsize=2048)
+def _country_name(code: str, locale: str) -> str:
+    return Locale.parse(locale).territories.get(code.upper(), code)
 
 
 # --- the calendar around the events ------------------------------------------------------

@@ -61,8 +61,10 @@ def compose(facts: MessageFacts, settings: Settings) -> EmailMessage:
 def _compose(facts: MessageFacts, settings: Settings) -> EmailMessage:
     i18n.use_locale(facts.locale)
     registration = facts.registration
-    calendar = _invite(facts, settings)
-    context = _context(facts, settings, bool(calendar))
+    # The programme's texts in the attendee's language too, where it has them.
+    screening = i18n.localize(facts.screening)
+    calendar = _invite(facts, screening, settings)
+    context = _context(facts, screening, settings, bool(calendar))
     env = _environment(settings)
     text_template = env.get_template(f"mail/{facts.kind}.txt")
     subject = one_line("".join(text_template.blocks["subject"](
@@ -109,8 +111,9 @@ def _attach_invite(msg: EmailMessage, calendar: bytes) -> None:
                        filename="invite.ics")
 
 
-def _context(facts: MessageFacts, settings: Settings, has_invite: bool) -> dict[str, Any]:
-    registration, screening = facts.registration, facts.screening
+def _context(facts: MessageFacts, screening: dict[str, Any], settings: Settings,
+             has_invite: bool) -> dict[str, Any]:
+    registration = facts.registration
     base = settings.base_url.rstrip("/")
     festival_name = email.utils.parseaddr(settings.mail_from)[0] or screening.get(
         "edition_name") or i18n.gettext("Global Migration Film Festival")
@@ -158,14 +161,15 @@ def _environment(settings: Settings) -> jinja2.Environment:
     return i18n.create_environment(settings)
 
 
-def _invite(facts: MessageFacts, settings: Settings) -> bytes | None:
+def _invite(facts: MessageFacts, screening: dict[str, Any], settings: Settings
+            ) -> bytes | None:
     """The calendar part for the message, in the current language, or None.
 
     SEQUENCE is ics.attendee_sequence, as in the ticket feed: the attendee's own
     cancellation raises it above the screening's, as iTIP wants; someone who cancelled
     and registered again gets their earlier cancellations added, with a later DTSTAMP,
     so their calendar does not take the new invitation for an old one."""
-    kind, registration, screening = facts.kind, facts.registration, facts.screening
+    kind, registration = facts.kind, facts.registration
     had_seat = registration["confirmed_at"] is not None or registration["status"] == "confirmed"
     method: Literal["REQUEST", "CANCEL"]
     if (kind in ("confirmed", "promoted") and registration["status"] != "held") or (

@@ -18,10 +18,16 @@ from typing import Any
 import aiosqlite
 
 from festival.core import times
+from festival.core.errors import _
 from festival.core.store import Database, execute, fetch_all
 
 # Fields of a registration's snapshot that name the attendee.
 PERSONAL_FIELDS = ("name", "email")
+# What the entities are called on the audit page. Actions and fields are shown as
+# recorded (`screening.move`, `starts_at`): identifiers, like keys.
+ENTITY_NAMES = {"screening": _("Screening"), "venue": _("Venue"), "film": _("Film"),
+                "guest": _("Debate guest"), "edition": _("Edition"),
+                "organiser": _("Account"), "registration": _("Registration")}
 
 
 def _json(value: dict[str, Any] | None) -> str | None:

@@ -27,11 +27,11 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Forbidden, NotFound, _
-from festival.core.i18n import gettext, translated
+from festival.core.i18n import translated, translations_of
 from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.core.text import slugify
 from festival.organisers import accounts, audit
-from festival.programme.fields import Field, check_object
+from festival.programme.fields import Field, check_object, for_forms, store_translations
 from festival.programme.file import FILM, GUEST, VENUE
 from festival.programme.writes import (
     FILM_COLUMNS,
@@ -63,7 +63,9 @@ class Kind:
 
 
 def _without_key(spec: dict[str, Field]) -> dict[str, Field]:
-    return {n: f for n, f in spec.items() if n != "key"}  # generated, never typed
+    """A file's spec as forms take it: no key (generated, never typed), translations of
+    a text in a field of their own (`title_i18n`, fields.for_forms)."""
+    return for_forms({n: f for n, f in spec.items() if n != "key"})
 
 
 KINDS = {k.name: k for k in (
@@ -72,6 +74,15 @@ KINDS = {k.name: k for k in (
     Kind("film", "films", _without_key(FILM), FILM_COLUMNS, "title"),
     Kind("guest", "guests", _without_key(GUEST), GUEST_COLUMNS, "name", ("listed",)),
 )}
+# Whole sentences per kind (a noun put into a sentence cannot agree with it in French).
+NO_SUCH = {"venue": _("There is no such venue."), "film": _("There is no such film."),
+           "guest": _("There is no such guest.")}
+SHARED_ELSEWHERE = {
+    "film": _("Screenings in other countries use this film: only an administrator may "
+              "change it."),
+    "guest": _("Screenings in other countries use this debate guest: only an administrator "
+               "may change it."),
+}
 USAGE = {  # kind -> (the query of (row id, country, screenings), its row id column)
     "venue": ("SELECT s.venue_id, v.country, COUNT(*) FROM screenings s "
               "JOIN venues v ON v.id = s.venue_id", "s.venue_id"),
@@ -112,8 +123,7 @@ async def _require_may_change(conn: aiosqlite.Connection, organiser: Organiser, 
     if not kind.shared:
         accounts.require_country(organiser, row["country"])
     elif not may_edit_shared(organiser, await countries_using(conn, kind.name, row["id"])):
-        raise Forbidden(translated(_("Screenings in other countries use this %(kind)s: only an "
-                           "administrator may change it."), kind=gettext(kind.name)))
+        raise Forbidden(translated(SHARED_ELSEWHERE[kind.name]))
 
 
 def may_see(organiser: Organiser, kind: str, row: dict[str, Any], countries: set[str]
@@ -161,7 +171,7 @@ async def _find(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind, ro
                 ) -> dict[str, Any]:
     row = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
     if row is None:
-        raise NotFound(translated(_("There is no such %(kind)s."), kind=gettext(kind.name)))
+        raise NotFound(translated(NO_SUCH[kind.name]))
     await _require_may_change(conn, organiser, kind, dict(row))
     return dict(row)
 
@@ -170,7 +180,8 @@ async def _find(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind, ro
 
 def _inputs(kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
     """A stored row as the input a form or the API would send."""
-    return {c: bool(row[c]) if c in kind.flags else row[c] for c in kind.columns}
+    return {c: bool(row[c]) if c in kind.flags else
+            translations_of(row[c]) if c.endswith("_i18n") else row[c] for c in kind.columns}
 
 
 async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: int | None,
@@ -183,7 +194,8 @@ async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: i
         before = None if row_id is None else await _find(conn, organiser, kind, row_id)
         errors: dict[str, str] = {}
         merged = {**_inputs(kind, before), **data} if before else data
-        values = check_object(merged, kind.fields, "", errors) or {}
+        values = store_translations(check_object(merged, kind.fields, "", errors) or {},
+                                    kind.fields)
         if kind.name == "venue" and "country" in values:
             accounts.require_country(organiser, values["country"])
         if kind.name == "venue" and before is not None:

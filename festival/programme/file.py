@@ -30,8 +30,10 @@ from festival.programme.fields import (
     key_list,
     language,
     languages,
+    localized,
     slug,
     status,
+    store_translations,
     text,
     timezone,
     unknown_fields,
@@ -52,20 +54,22 @@ VENUE = {"key": KEY, "name": Field(text(), True), "city": Field(text(100), True)
          "address": Field(text(300, blank=True), default=""),
          "capacity": Field(whole(0, 100_000), True), "step_free": Field(flag, default=0),
          "notes": NOTES}
-FILM = {"key": KEY, "title": Field(text(300), True),
+# Texts attendees read may be given in several languages: {"en": "…", "fr": "…"}
+# (fields.localized; docs/programme-file.md).
+FILM = {"key": KEY, "title": Field(localized(text(300)), True),
         "runtime_minutes": Field(whole(1, 1000)),
-        "synopsis": Field(text(5000, blank=True, lines=True), default=""),
+        "synopsis": Field(localized(text(5000, blank=True, lines=True)), default=""),
         "director": Field(text(200, blank=True), default=""),
         "year": Field(whole(1888, 2200)), "languages": Field(languages, default=""),
         "notes": NOTES}
 GUEST = {"key": KEY, "name": Field(text(), True),
-         "role": Field(text(200, blank=True), default=""),
+         "role": Field(localized(text(200, blank=True)), default=""),
          "organisation": Field(text(200, blank=True), default=""),
          "bio": Field(text(5000, blank=True, lines=True), default=""),
          "listed": Field(flag, default=1),
          "notes": NOTES}
-DEBATE = {"title": Field(text(300, blank=True), default=""),
-          "description": Field(text(5000, blank=True, lines=True), default=""),
+DEBATE = {"title": Field(localized(text(300, blank=True)), default=""),
+          "description": Field(localized(text(5000, blank=True, lines=True)), default=""),
           "guests": Field(key_list), "notes": NOTES}
 SCREENING = {"key": KEY, "film": Field(slug, True), "venue": Field(slug, True),
              "starts_at": Field(wall_clock, True), "ends_at": Field(wall_clock, True),
@@ -123,8 +127,14 @@ def _section(data: dict[str, Any], kind: str, errors: dict[str, str]
     if not isinstance(items, list):
         errors[kind] = "must be a list ([...])"
         return []
-    return [check_object(item, SECTIONS[kind], field_path(kind, i), errors)
-            for i, item in enumerate(items)]
+    checked = [check_object(item, SECTIONS[kind], field_path(kind, i), errors)
+               for i, item in enumerate(items)]
+    for item in checked:
+        if item is not None:
+            store_translations(item, SECTIONS[kind])
+            if isinstance(item.get("debate"), dict):
+                store_translations(item["debate"], DEBATE)
+    return checked
 
 
 def _duplicates(kind: str, items: list[dict[str, Any] | None], errors: dict[str, str]) -> None:

@@ -251,7 +251,9 @@ class _ScreeningWriter:
                       starts_at=times.utc_text(s["starts_utc"]),
                       ends_at=times.utc_text(s["ends_utc"]),
                       debate_title=debate.get("title") or "",
-                      debate_description=debate.get("description") or "")
+                      debate_description=debate.get("description") or "",
+                      debate_title_i18n=debate.get("title_i18n") or "{}",
+                      debate_description_i18n=debate.get("description_i18n") or "{}")
         return tuple(values[c] for c in SCREENING_COLUMNS)
 
     async def write(self, screenings: list[dict[str, Any]]) -> set[int]:

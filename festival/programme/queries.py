@@ -3,7 +3,11 @@
 A screening comes out as a plain dict: its own columns, its film's and venue's, and the
 seat counts derived from its registrations (never stored twice). `public=True` hides
 drafts and unlisted guests' names: some debate guests are migrants who must not be
-exposed, so public pages and feeds call them "a guest speaker"."""
+exposed, so public pages and feeds call them "a guest speaker".
+
+Texts with translations (a film's title, ...) come out as stored: the original, and
+beside it `<name>_i18n`; readers get theirs from festival.core.i18n.localize, called
+by whoever shows them (pages, the API, feeds, mail)."""
 
 from __future__ import annotations
 
@@ -16,13 +20,14 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import NotFound, _
 from festival.core.guests import UNLISTED_GUEST_NAME
+from festival.core.i18n import translations_of
 from festival.core.store import Database, fetch_all, fetch_one
 
 SCREENING_SELECT = """
 SELECT s.*, f.key AS film_key, f.title, f.runtime_minutes, f.synopsis, f.director, f.year,
-       f.languages, v.key AS venue_key, v.name AS venue_name, v.city, v.country,
-       v.address, v.capacity AS venue_capacity, v.step_free, e.key AS edition_key,
-       e.name AS edition_name,
+       f.languages, f.title_i18n, f.synopsis_i18n, v.key AS venue_key, v.name AS venue_name,
+       v.city, v.country, v.address, v.capacity AS venue_capacity, v.step_free,
+       e.key AS edition_key, e.name AS edition_name,
        COALESCE(r.confirmed_seats, 0) AS confirmed_seats,
        COALESCE(r.waiting, 0) AS waitlist
 FROM screenings s
@@ -74,7 +79,7 @@ class Filters:
             return False
         if self.captioned_debate and not s["captioned_debate"]:
             return False
-        if self.q and self.q.casefold() not in s["title"].casefold():
+        if self.q and self.q.casefold() not in s.get("title_search", s["title"].casefold()):
             return False
         if self.venue_id is not None and s["venue_id"] != self.venue_id:
             return False
@@ -100,6 +105,9 @@ def screening_from_row(row: aiosqlite.Row) -> dict[str, Any]:
     s["seats_left"] = seats_left(s, s["confirmed_seats"])
     s["language_list"] = _codes(s["languages"])
     s["subtitle_list"] = _codes(s["subtitles"])
+    # A search finds a film by its title in any of its languages.
+    s["title_search"] = "\n".join([s["title"], *translations_of(s["title_i18n"]).values()]
+                                  ).casefold()
     return s
 
 
@@ -259,7 +267,8 @@ def guest_view(guest: dict[str, Any], *, public: bool) -> dict[str, Any]:
     """A guest as a reader may see them: unlisted guests stay anonymous in public."""
     if public and not guest["listed"]:
         return {"id": None, "key": None, "name": UNLISTED_GUEST_NAME, "role": guest["role"],
-                "organisation": "", "bio": "", "listed": 0}
+                "role_i18n": guest.get("role_i18n", "{}"), "organisation": "", "bio": "",
+                "listed": 0}
     return guest
 
 

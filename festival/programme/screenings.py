@@ -28,7 +28,7 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import NotFound, ValidationError, _
-from festival.core.i18n import ngettext, translated
+from festival.core.i18n import Text, ngettext, translated, translations_of
 from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.core.text import slugify
 from festival.organisers import accounts, audit
@@ -43,7 +43,9 @@ from festival.programme.fields import (
     language,
     languages,
     status,
+    store_translations,
     text,
+    translations,
     wall_clock,
     whole,
 )
@@ -68,7 +70,7 @@ from festival.seats import registrations
 def _ids(value: Any) -> list[int]:
     if not isinstance(value, list) or len(value) > 100 or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 2**62 for v in value):
-        raise ValueError("must be a list of ids")
+        raise ValueError(Text(_("must be a list of ids")))
     return list(dict.fromkeys(value))
 
 
@@ -82,6 +84,9 @@ SCREENING = {
     "sign_interpretation": Field(flag, default=0), "captioned_debate": Field(flag, default=0),
     "debate_title": Field(text(300, blank=True), default=""),
     "debate_description": Field(text(5000, blank=True, lines=True), default=""),
+    # Their translations, {"fr": "…"} (the file's debate.title may carry them too).
+    "debate_title_i18n": Field(translations(text(300, blank=True))),
+    "debate_description_i18n": Field(translations(text(5000, blank=True, lines=True))),
     "notes": NOTES, "guest_ids": Field(_ids, default=[]),
     "confirm_guest_clash": Field(flag, default=0),
 }
@@ -280,7 +285,7 @@ async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
     """The screening's normalised values (with starts_utc, ends_utc); ValidationError
     with every field's error, or Forbidden. Run inside the write transaction."""
     errors: dict[str, str] = {}
-    v = check_object(data, SCREENING, "", errors) or {}
+    v = store_translations(check_object(data, SCREENING, "", errors) or {}, SCREENING)
     venue = await _references(conn, organiser, v, errors)
     screening_id = old["id"] if old else 0
     confirmed, registered = 0, 0
@@ -325,6 +330,8 @@ def _inputs_of(old: dict[str, Any]) -> dict[str, Any]:
         values[name] = times.to_local(old[name], old["timezone"]).strftime("%Y-%m-%dT%H:%M")
     for name in ("sign_interpretation", "captioned_debate"):
         values[name] = bool(old[name])
+    for name in ("debate_title_i18n", "debate_description_i18n"):
+        values[name] = translations_of(old[name])
     values["guest_ids"] = list(old["guest_ids"])
     return values
 

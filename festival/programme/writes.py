@@ -16,19 +16,21 @@ from typing import Any
 import aiosqlite
 
 from festival.core.errors import ValidationError, _
-from festival.core.i18n import translated
+from festival.core.i18n import translate, translated
 from festival.core.store import execute_many, fetch_all
 
-# The stored columns of each table, notes last (see seen_by_attendees).
+# The stored columns of each table, notes last (see seen_by_attendees). A `_i18n`
+# column holds the translations of the text column before it (migration 0010).
 VENUE_COLUMNS = ("name", "city", "country", "timezone", "address", "capacity", "step_free",
                  "notes")
 FILM_COLUMNS = ("title", "runtime_minutes", "synopsis", "director", "year", "languages",
-                "notes")
-GUEST_COLUMNS = ("name", "role", "organisation", "bio", "listed", "notes")
+                "title_i18n", "synopsis_i18n", "notes")
+GUEST_COLUMNS = ("name", "role", "organisation", "bio", "listed", "role_i18n", "notes")
 EDITION_COLUMNS = ("name", "starts_on", "ends_on", "notes")
 SCREENING_COLUMNS = ("film_id", "venue_id", "starts_at", "ends_at", "timezone", "capacity",
                      "max_seats", "status", "language", "subtitles", "sign_interpretation",
-                     "captioned_debate", "debate_title", "debate_description", "notes")
+                     "captioned_debate", "debate_title", "debate_description",
+                     "debate_title_i18n", "debate_description_i18n", "notes")
 
 SCREENING_INSERT = (  # edition_id, key, uid, SCREENING_COLUMNS, sequence, created_at, updated_at
     f"INSERT INTO screenings (edition_id, key, uid, {', '.join(SCREENING_COLUMNS)}, sequence, "
@@ -111,10 +113,10 @@ class Saved:
 
 
 def refused(errors: dict[str, str]) -> ValidationError:
-    """The error for a form or API body; the file checks' terse 'required' reads better
-    beside a form field as a sentence."""
+    """The error for a form or API body, in the reader's language; the file checks'
+    terse 'required' reads better beside a form field as a sentence."""
     sentence = translated(_("Please fill this in."))
-    return ValidationError(fields={k: sentence if v == "required" else v
+    return ValidationError(fields={k: sentence if v == "required" else translate(v)
                                    for k, v in errors.items()})
 
 

@@ -35,6 +35,7 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
+from festival.core.i18n import Text
 from festival.core.store import Database, execute, fetch_one, fetch_value
 from festival.organisers import accounts, audit
 from festival.programme import queries
@@ -231,7 +232,7 @@ async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
 
 def _walk_in_seats(value: Any, max_seats: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= max_seats:
-        return _("Please choose a whole number of seats from 1 to %(max)d.") % {"max": max_seats}
+        return Text(_("Please choose a whole number of seats from 1 to %(max)d."), max=max_seats)
     return None
 
 

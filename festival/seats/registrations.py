@@ -69,6 +69,7 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, RegistrationClosed, ValidationError, _
+from festival.core.i18n import Text
 from festival.core.store import Database, execute
 from festival.core.text import clean_email, email_key, has_unsafe_characters
 from festival.mail import outbox
@@ -142,9 +143,9 @@ def seats_error(seats: Any, max_seats: int, capacity: int) -> str | None:
     """Why `seats` cannot be booked here, or None. Only whole numbers count: not true or
     false, not 2.0, not "2" (views turn form text into numbers first)."""
     if isinstance(seats, bool) or not isinstance(seats, int) or not 1 <= seats <= max_seats:
-        return _("Please choose a whole number of seats from 1 to %(max)d.") % {"max": max_seats}
+        return Text(_("Please choose a whole number of seats from 1 to %(max)d."), max=max_seats)
     if seats > capacity:
-        return _("This screening has only %(capacity)d seats.") % {"capacity": capacity}
+        return Text(_("This screening has only %(capacity)d seats."), capacity=capacity)
     return None
 
 
@@ -574,9 +575,9 @@ async def set_email_confirmation(
     low, high = HOLD_MINUTES_RANGE
     if isinstance(hold_minutes, bool) or not isinstance(hold_minutes, int) or not (
             low <= hold_minutes <= high):
-        raise ValidationError(fields={"hold_minutes": _(
-            "Please choose a whole number of minutes from %(low)d to %(high)d.") % {
-                "low": low, "high": high}})
+        raise ValidationError(fields={"hold_minutes": Text(_(
+            "Please choose a whole number of minutes from %(low)d to %(high)d."),
+            low=low, high=high)})
     async with db.transaction() as conn:
         row = await _first(conn, "SELECT id, confirm_email, hold_minutes FROM editions"
                                  " WHERE key = ?", (edition_key,))

@@ -24,7 +24,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from festival.core import logs
+from festival.core import i18n, logs
 from festival.core.errors import FestivalError, TooLarge, Unauthorised, _
 from festival.core.settings import Settings
 from festival.core.store import Database
@@ -72,14 +72,15 @@ def error_response(request: Request, status: int, code: str, message: str,
                    fields: dict[str, str] | None = None) -> Response:
     headers = {"Retry-After": "2"} if status == 503 else None
     templating.use_locale(templating.negotiate_locale(request))
-    text = templating.gettext(message)
+    text = i18n.translate(message)
+    shown = {k: i18n.translate(v) for k, v in (fields or {}).items()}
     if wants_json(request):
         body: dict[str, Any] = {"code": code, "message": text}
-        if fields:
-            body["fields"] = {k: templating.gettext(v) for k, v in fields.items()}
+        if shown:
+            body["fields"] = shown
         return JSONResponse({"error": body}, status_code=status, headers=headers)
     return templating.render(request, "error.html",
-                             {"status": status, "message": text, "fields": fields or {}},
+                             {"status": status, "message": text, "fields": shown},
                              status_code=status, headers=headers)
 
 

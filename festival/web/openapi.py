@@ -196,6 +196,12 @@ ID = {"name": "id", "in": "path", "required": True,
 TOKEN = {"name": "token", "in": "path", "required": True,
          "description": "the registration's token, as its answers give it",
          "schema": {"type": "string"}}
+# Texts for people (titles, synopses, roles, error messages) come in the language asked
+# for, each falling back to the original; the answer's Content-Language says which.
+LANG = {"name": "lang", "in": "query", "schema": {"type": "string"},
+        "description": "the language of texts: ar, en, es, fr or nl (without it, or for "
+                       "another: the Accept-Language header, else English); a "
+                       "registration keeps it for its mails"}
 LOCATION = {"description": "the registration's URL (its `url`)", "required": True,
             "schema": {"type": "string", "format": "uri"}}
 
@@ -208,13 +214,16 @@ def _registration(description: str) -> dict[str, Any]:
 SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {"title": "festival", "version": "1",
-             "description": "Screenings and free-seat registrations of the film festival."},
+             "description": "Screenings and free-seat registrations of the film festival. "
+                            "Texts come in the language of `?lang=` or Accept-Language, "
+                            "each falling back to the original."},
     "paths": {
         "/api/v1/screenings": {"get": {
             "operationId": "listScreenings",
             "summary": "Screenings of an edition (the current one by default), unpaginated",
             "parameters": [{"name": "edition", "in": "query", "schema": {"type": "string"},
-                            "description": "the edition's key; empty: the current one"}],
+                            "description": "the edition's key; empty: the current one"},
+                           LANG],
             "responses": {"200": {"description": "the screenings", "content": {
                 "application/json": {"schema": {"type": "array", "items": {
                     "$ref": "#/components/schemas/Screening"}}}}},
@@ -223,7 +232,7 @@ SPEC: dict[str, Any] = {
         "/api/v1/screenings/{id}": {"get": {
             "operationId": "getScreening",
             "summary": "One screening with film, venue and debate guests",
-            "parameters": [ID],
+            "parameters": [ID, LANG],
             "responses": {"200": {"description": "the screening", "content": {
                 "application/json": {"schema": {
                     "$ref": "#/components/schemas/ScreeningDetail"}}}},
@@ -236,7 +245,7 @@ SPEC: dict[str, Any] = {
                            "case-insensitive) answers 200 with the existing registration's "
                            "status, seats and screening only, never its token, and mails "
                            "its ticket link to that address (at most once per 10 minutes).",
-            "parameters": [ID],
+            "parameters": [ID, LANG],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/RegistrationRequest"}}}},
             "responses": {
@@ -256,7 +265,7 @@ SPEC: dict[str, Any] = {
             "get": {
                 "operationId": "getRegistration",
                 "summary": "A registration, with its screening",
-                "parameters": [TOKEN],
+                "parameters": [TOKEN, LANG],
                 "responses": {"200": _registration("the registration"),
                               "404": _error("unknown token"),
                               "429": TOO_MANY}},

@@ -1,6 +1,8 @@
 """Jinja2 pages and the reader's language.
 
-The language follows `?lang=`, then the `lang` cookie, then Accept-Language. Catalogues,
+The language follows `?lang=`, then the `lang` cookie, then Accept-Language (the API:
+`?lang=`, then Accept-Language); the page says it in `<html lang dir>`, right to left
+for Arabic. Catalogues,
 gettext, the date and time formatting and the Jinja2 environment live in
 festival.core.i18n (mail uses them too); they are imported here under their old names."""
 
@@ -35,7 +37,11 @@ LANGUAGE_COOKIE = "lang"
 
 
 def negotiate_locale(request: Request) -> str:
-    for candidate in (request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+    """`?lang=`, then the `lang` cookie (the language switch's choice; not for the JSON
+    API, whose answers follow the request alone), then Accept-Language, else English."""
+    cookie = None if request.url.path.startswith("/api/") else request.cookies.get(
+        LANGUAGE_COOKIE)
+    for candidate in (request.query_params.get("lang"), cookie):
         if candidate in CATALOGUES:
             return candidate
     header = request.headers.get("accept-language", "")

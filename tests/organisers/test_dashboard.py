@@ -118,9 +118,9 @@ async def test_audit_trail_shows_who_when_and_the_diff(app: Any, sign_in: Any,
     assert "registration.check_in" in page.text and "registration.walk_in" in page.text
     assert "venue.update" in page.text
     entry = re.search(r"venue.update.*?</tr>", page.text, re.S).group(0)
-    assert "<dt>name</dt>" in entry
+    assert "<dt><code>name</code></dt>" in entry
     assert "<del><code>\"Old\"</code></del> → <ins><code>\"New\"</code></ins>" in entry
-    assert "<dt>city</dt>" not in entry  # unchanged fields are left out
+    assert "<code>city</code>" not in entry  # unchanged fields are left out
     only_venues = await admin.get("/admin/audit?entity=venue")
     assert "venue.update" in only_venues.text
     assert "registration.check_in" not in only_venues.text

@@ -42,7 +42,7 @@ def test_organiser_creates_publishes_and_finds_a_screening(page: Any, organiser:
     page.get_by_label("Venue").select_option(index=1)  # an NL organiser sees NL venues only
     page.get_by_label("Starts").fill("2099-12-16T19:00")
     page.get_by_label("Ends").fill("2099-12-16T21:15")
-    page.get_by_label("Debate title").fill("Crossing borders, crossing minds")
+    page.get_by_label("Debate title", exact=True).fill("Crossing borders, crossing minds")
     page.get_by_role("button", name="Create draft").click()
     page.wait_for_url(re.compile(r"/admin/screenings/\d+\?done=created$"))
     screening_id = re.search(r"/admin/screenings/(\d+)", page.url).group(1)  # type: ignore[union-attr]

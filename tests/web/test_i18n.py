@@ -49,7 +49,7 @@ async def test_accept_language_picks_a_supported_locale(
         client: httpx.AsyncClient, programme: dict[str, Any], french: None) -> None:
     html = (await client.get("/", headers={"Accept-Language": "de-DE, fr-CH;q=0.9, en;q=0.5"})
             ).text
-    assert '<html lang="fr">' in html
+    assert '<html lang="fr" dir="ltr">' in html
     assert "Trouver une séance" in html
     assert '<label for="f-q">Titre du film</label>' in html
 
@@ -57,19 +57,19 @@ async def test_accept_language_picks_a_supported_locale(
 async def test_unsupported_language_falls_back_to_english(
         client: httpx.AsyncClient, programme: dict[str, Any], french: None) -> None:
     html = (await client.get("/", headers={"Accept-Language": "de-DE, ja;q=0.8"})).text
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert "Find a screening" in html
 
 
 async def test_lang_parameter_sets_a_cookie_that_wins_over_the_browser(
         client: httpx.AsyncClient, programme: dict[str, Any], french: None) -> None:
     chosen = await client.get("/?lang=fr", headers={"Accept-Language": "en"})
-    assert '<html lang="fr">' in chosen.text
+    assert '<html lang="fr" dir="ltr">' in chosen.text
     assert chosen.cookies.get("lang") == "fr"
     later = await client.get("/", headers={"Accept-Language": "en"})
-    assert '<html lang="fr">' in later.text
+    assert '<html lang="fr" dir="ltr">' in later.text
     back = await client.get("/?lang=en", headers={"Accept-Language": "fr"})
-    assert '<html lang="en">' in back.text
+    assert '<html lang="en" dir="ltr">' in back.text
 
 
 async def test_language_switch_names_each_language_in_itself(

@@ -289,7 +289,7 @@ async def test_screening_page_shows_film_venue_debate_and_local_time(
     assert "French, Wolof" in html  # spoken languages
     assert "English, Dutch" in html  # subtitles
     assert ('<time datetime="2099-12-13T19:00:00+01:00">Sunday, 13 December 2099, 19:00</time>'
-            ' <span class="zone">CET (UTC+01:00)</span>') in html
+            ' <span class="zone" dir="ltr">CET (UTC+01:00)</span>') in html
     assert "Prinsegracht 8, 2512 GA Den Haag" in html
     assert "120 seats in total" in html
     assert "Step-free access to the venue" in html
@@ -430,7 +430,7 @@ async def test_pages_have_landmarks_language_and_no_inline_styles(
     ids = await screening_ids(app)
     for path in ("/", f"/screenings/{ids['hague']}", "/screenings/9999"):
         html = (await client.get(path)).text
-        assert '<html lang="en">' in html
+        assert '<html lang="en" dir="ltr">' in html
         for landmark in ("<header", "<nav", '<main id="main"', "<footer"):
             assert landmark in html, (path, landmark)
         assert "style=" not in html and "<style" not in html

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from festival.core import times
 from festival.core.errors import Conflict, RateLimited, ValidationError, _
+from festival.core.i18n import translations_of
 from festival.organisers import accounts
 from festival.programme import catalogue, queries, screenings
 from festival.programme.fields import Field
@@ -74,13 +75,16 @@ def redirect(request: Request, name: str, done: str, **params: Any) -> Response:
 def form_input(form: FormData, spec: dict[str, Field]) -> dict[str, Any]:
     """A form's values as the domain takes them (what JSON would carry), by each field's
     declared input: numbers as int (anything else is passed on for the domain to
-    refuse), ticked boxes as True, an empty number or time as absent. Every checkbox
-    counts: a form shows the whole row."""
+    refuse), ticked boxes as True, an empty number or time as absent, the boxes of a
+    text's translations (`title_i18n_fr`, ...) as one object. Every checkbox counts: a
+    form shows the whole row."""
     data: dict[str, Any] = {}
     for name, field in spec.items():
         raw = form.get(name)
         text = raw.strip() if isinstance(raw, str) else ""
-        if field.form_input == "flag":
+        if field.form_input == "translations":
+            data[name] = form_translations(form, name)
+        elif field.form_input == "flag":
             data[name] = name in form
         elif field.form_input == "ids":
             ids = [v for v in form.getlist(name) if isinstance(v, str)]
@@ -94,15 +98,29 @@ def form_input(form: FormData, spec: dict[str, Field]) -> dict[str, Any]:
     return data
 
 
+def form_translations(form: FormData, name: str) -> dict[str, str]:
+    """{language code: text} from the boxes `<name>_<code>` of a form."""
+    prefix = f"{name}_"
+    return {key[len(prefix):]: value for key, value in form.items()
+            if key.startswith(prefix) and isinstance(value, str)}
+
+
 def form_values(form: FormData, spec: dict[str, Field]) -> dict[str, Any]:
     """What the organiser typed, to show again beside the errors."""
     values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
     for name, field in spec.items():
-        if field.form_input == "ids":
+        if field.form_input == "translations":
+            values[name] = form_translations(form, name)
+        elif field.form_input == "ids":
             values[name] = [n for v in form.getlist(name) if (n := whole_number(v)) is not None]
         elif field.form_input == "flag":
             values[name] = name in form
     return values
+
+
+def stored_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a form shows it: translations as {language code: text}."""
+    return {k: translations_of(v) if k.endswith("_i18n") else v for k, v in row.items()}
 
 
 # --- signing in and out ----------------------------------------------------------------------
@@ -266,7 +284,7 @@ async def screening_new(request: Request) -> Response:
 
 
 def _screening_values(s: dict[str, Any]) -> dict[str, Any]:
-    values = {n: s.get(n) for n in SCREENING_FORM}
+    values = stored_values({n: s.get(n) for n in SCREENING_FORM})
     values.update(starts_at=s["starts_input"], ends_at=s["ends_input"],
                   guest_ids=s["guest_ids"], confirm_guest_clash=False)
     return values
@@ -334,7 +352,8 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
         row_id = request.path_params.get("id")
         row = None if row_id is None else await catalogue.get_row(db, organiser, kind, row_id)
         if request.method == "GET":
-            values = dict(row) if row else {"listed": True, "country": organiser["country"]}
+            values = stored_values(dict(row)) if row else {"listed": True,
+                                                           "country": organiser["country"]}
             return page(request, organiser, f"admin/{kind}_form.html",
                         {"row": row, "values": values, "errors": {}})
         form = await request.form()
@@ -370,6 +389,8 @@ def screening_json(s: dict[str, Any]) -> dict[str, Any]:
         "sign_interpretation": bool(s["sign_interpretation"]),
         "captioned_debate": bool(s["captioned_debate"]),
         "debate_title": s["debate_title"], "debate_description": s["debate_description"],
+        "debate_title_i18n": translations_of(s["debate_title_i18n"]),
+        "debate_description_i18n": translations_of(s["debate_description_i18n"]),
         "guest_ids": s.get("guest_ids", []), "notes": s["notes"],
         "sequence": s["sequence"], "updated_at": s["updated_at"],
     }

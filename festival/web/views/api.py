@@ -18,11 +18,19 @@ from starlette.routing import Route
 
 from festival.core import times
 from festival.core.errors import _
+from festival.core.i18n import current_locale, localize
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web import templating
 from festival.web.openapi import SPEC
 from festival.web.views import json_object
+
+
+def language_headers() -> dict[str, str]:
+    """Titles and descriptions come in the reader's language (`?lang=`, else
+    Accept-Language; festival.web.templating), each falling back to the original: the
+    answer says which, and caches keep the languages apart."""
+    return {"Content-Language": current_locale(), "Vary": "Accept-Language"}
 
 
 def screening_json(s: dict[str, Any]) -> dict[str, Any]:
@@ -72,12 +80,13 @@ async def list_screenings(request: Request) -> JSONResponse:
     cache: queries.ScreeningCache = request.app.state.screening_cache
     screenings = await cache.with_seats(db, edition["id"],
                                         await cache.screenings(db, edition["id"]))
-    return JSONResponse([screening_json(s) for s in screenings])
+    return JSONResponse([screening_json(localize(s)) for s in screenings],
+                        headers=language_headers())
 
 
 async def get_screening(request: Request) -> JSONResponse:
     screening = await queries.get_screening(request.app.state.db, request.path_params["id"])
-    return JSONResponse(screening_detail_json(screening))
+    return JSONResponse(screening_detail_json(localize(screening)), headers=language_headers())
 
 
 def route_path(request: Request, name: str, **params: Any) -> str:
@@ -132,7 +141,8 @@ async def get_registration(request: Request) -> JSONResponse:
     registration = await registrations.get_registration(
         request.app.state.db, request.path_params["token"])
     return JSONResponse({**registration_json(request, registration),
-                         "screening": screening_json(registration["screening"])})
+                         "screening": screening_json(localize(registration["screening"]))},
+                        headers=language_headers())
 
 
 async def cancel_registration(request: Request) -> JSONResponse:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
+from festival.core.i18n import translate
 from festival.seats import door
 from festival.web import templating
 from festival.web.guards import signed_in
@@ -30,7 +31,7 @@ from festival.web.views import PRIVATE_HEADERS, form_number, json_object, whole_
 # --- helpers -------------------------------------------------------------------------------
 
 def _helpers() -> dict[str, Callable[..., Any]]:
-    locale = Locale.parse(templating.current_locale())
+    locale = Locale.parse(templating.format_locale())
 
     def percent(rate: float | None) -> str:
         return "–" if rate is None else format_percent(rate, locale=locale)
@@ -154,7 +155,7 @@ async def door_walk_in(request: Request) -> Response:
             form_number(values["seats"]), values["email"], locale=templating.current_locale())
     except ValidationError as exc:
         return await door_page(request, organiser=organiser, status_code=422, form=values,
-                               errors={k: gettext(v) for k, v in exc.fields.items()})
+                               errors={k: translate(v) for k, v in exc.fields.items()})
     except door.NoSeatsLeft as exc:
         message = templating.ngettext("Only %(num)d seat is left.", "Only %(num)d seats are left.",
                                       exc.seats_left) % {"num": exc.seats_left}

@@ -8,6 +8,12 @@ query, also with several worker processes, each holding its own cache; a change
 anywhere rebuilds each feed on its next request. The bytes depend on the data only, so
 the ETag (a hash of them) is the same in every process.
 
+Languages: a public feed is in the language its address names (`?lang=fr`), English
+without one: calendar apps send no cookie and rarely a useful Accept-Language, and
+shared caches key on the address. The language is part of the cache key. A private
+feed is in its attendee's language (the one they registered in), unless `?lang=`
+names another.
+
 Private feeds are built on every request instead: they hold a few events and depend on
 registrations too, which change all day. A ticket's feed (its token is the key) holds
 that one registration's event; the attendee's own feed (the secret their mails carry is
@@ -31,7 +37,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from festival.calendar import ics
-from festival.core import times
+from festival.core import i18n, times
 from festival.core.errors import NotFound, _
 from festival.core.text import city_slug
 from festival.programme import queries
@@ -110,21 +116,33 @@ def feed_cache(app: Starlette) -> FeedCache:
 
 # --- serving -----------------------------------------------------------------------------
 
+def feed_language(request: Request) -> str:
+    """The language a public feed's address names (`?lang=`), else English."""
+    return i18n.known_locale(request.query_params.get("lang"))
+
+
 async def serve_cached(request: Request, key: tuple[Any, ...], build: Builder) -> Response:
-    """The feed named by `key`, from the cache while the programme is unchanged."""
+    """The feed named by `key` in the language of its address, from the cache while the
+    programme is unchanged."""
+    language = feed_language(request)
+    i18n.use_locale(language)  # for the builder's names (a country, "my ticket")
     version, changed_at = await queries.programme_version(request.app.state.db)
     feed = await feed_cache(request.app).get_or_build(
-        key, version, lambda: _build(request, build, version, changed_at))
+        (*key, language), version,
+        lambda: _build(request, build, version, changed_at, language))
     return respond(request, feed, PUBLIC_CACHE)
 
 
-async def _build(request: Request, build: Builder, version: int, changed_at: str) -> Feed:
+async def _build(request: Request, build: Builder, version: int, changed_at: str,
+                 language: str) -> Feed:
     name, filename, screenings = await build(request.app.state.db)
     organiser_name, organiser_email = organiser(request)
+    screenings = [i18n.localize(s, language) for s in screenings]
     # Thousands of events take a while: off the event loop, so other requests go on.
     body = await run_in_threadpool(
-        ics.feed, screenings, name=name, base_url=request.app.state.settings.base_url,
-        organiser_email=organiser_email, organiser_name=organiser_name)
+        i18n.call_in_locale, language, ics.feed, screenings, name=name,
+        base_url=request.app.state.settings.base_url, organiser_email=organiser_email,
+        organiser_name=organiser_name)
     return Feed(version, body, ics.etag(body), http_date(changed_at), filename)
 
 
@@ -165,7 +183,7 @@ def http_date(utc_text: str) -> str:
 def organiser(request: Request) -> tuple[str, str]:
     """(name, address) of the festival as the events' ORGANIZER, from its mail sender."""
     name, address = email.utils.parseaddr(request.app.state.settings.mail_from)
-    return name or _("Global Migration Film Festival"), address
+    return name or i18n.gettext("Global Migration Film Festival"), address
 
 
 # --- the feeds ---------------------------------------------------------------------------
@@ -249,7 +267,7 @@ async def film_feed(request: Request) -> Response:
     film_id, key = request.path_params["id"], _edition_key(request)
 
     async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
-        film = await queries.get_film(db, film_id)
+        film = i18n.localize(await queries.get_film(db, film_id))
         edition = await queries.edition_by_key(db, key)
         screenings = await _screenings(db, edition, queries.Filters(film_id=film_id))
         return f"{edition['name']} – {film['title']}", f"film-{film_id}.ics", screenings
@@ -263,7 +281,8 @@ async def screening_feed(request: Request) -> Response:
 
     async def build(db: Any) -> tuple[str, str, list[dict[str, Any]]]:
         screening = await queries.get_screening(db, screening_id, public=True)
-        return screening["title"], f"screening-{screening_id}.ics", [screening]
+        return (i18n.localize(screening)["title"], f"screening-{screening_id}.ics",
+                [screening])
 
     return await serve_cached(request, ("screening", screening_id), build)
 
@@ -287,12 +306,26 @@ async def my_feed(request: Request) -> Response:
                                "my-registrations.ics")
 
 
+def attendee_language(request: Request, tickets: list[Any]) -> str:
+    """A private feed's language: `?lang=` when it names one, else the language of the
+    attendee's latest registration (the one they last registered in)."""
+    chosen = request.query_params.get("lang")
+    if chosen in i18n.CATALOGUES:
+        return chosen
+    spoken = [r["locale"] for r, _s in tickets if r.get("locale")]  # oldest first
+    return i18n.known_locale(spoken[-1] if spoken else None)
+
+
 async def _private_feed(request: Request, tickets: list[Any], stamp: str, name: str,
                         filename: str) -> Response:
+    language = attendee_language(request, tickets)
+    i18n.use_locale(language)
     organiser_name, organiser_email = organiser(request)
-    body = ics.ticket_feed(
-        tickets, name=name, base_url=request.app.state.settings.base_url,
-        organiser_email=organiser_email, organiser_name=organiser_name)
+    localized = [(r, i18n.localize(s, language)) for r, s in tickets]
+    body = i18n.call_in_locale(
+        language, ics.ticket_feed, localized, name=i18n.gettext(name),
+        base_url=request.app.state.settings.base_url, organiser_email=organiser_email,
+        organiser_name=organiser_name)
     _version, changed_at = await queries.programme_version(request.app.state.db)
     feed = Feed(0, body, ics.etag(body), http_date(max(stamp, changed_at)), filename)
     return respond(request, feed, PRIVATE_CACHE)

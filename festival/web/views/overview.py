@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from festival.core.errors import Conflict
-from festival.organisers import overview
+from festival.organisers import audit, overview
 from festival.programme import queries
 from festival.web.guards import signed_in
 from festival.web.templating import gettext
@@ -39,7 +39,8 @@ async def audit_trail(request: Request) -> Response:
                                      before_id=_whole(params.get("before")))
     return page(request, organiser, "admin/audit.html",
                 {**data, "entity": entity, "entity_id": entity_id,
-                 "paged": params.get("before") is not None})
+                 "paged": params.get("before") is not None,
+                 "entity_name": lambda name: gettext(audit.ENTITY_NAMES.get(name, name))})
 
 
 async def outbox(request: Request, *, organiser: dict[str, Any] | None = None,

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from festival.core import times
+from festival.core.i18n import localize
 from festival.core.text import city_slug
 from festival.programme import queries
 from festival.seats import registrations
@@ -187,7 +188,8 @@ async def index(request: Request) -> Response:
     helpers = template_helpers(request)
     shaped = shape_programme(screenings, filters, _page_number(request.query_params.get("page")),
                              times.utc_now().date())
-    shown = await cache.with_seats(db, edition["id"], shaped.pop("shown"))
+    shown = [localize(s) for s in
+             await cache.with_seats(db, edition["id"], shaped.pop("shown"))]
     choices = filter_choices(screenings, helpers)
     return render(request, "public/programme.html", {
         **helpers,
@@ -209,7 +211,7 @@ async def render_screening(request: Request, screening: dict[str, Any],
                            status_code: int = 200, **extra: Any) -> Response:
     """The screening page, also for views that show it again (e.g. a registration form
     with errors: pass `errors=`, `form=` and the like in `extra`)."""
-    return page(request, "public/screening.html", {"screening": screening, **extra},
+    return page(request, "public/screening.html", {"screening": localize(screening), **extra},
                 status_code=status_code)
 
 
@@ -226,7 +228,8 @@ async def venue_detail(request: Request) -> Response:
     screenings = await queries.list_screenings(
         db, edition["id"], queries.Filters(venue_id=venue["id"]))
     return page(request, "public/venue.html", {
-        "venue": venue, "edition": edition, "groups": group_by_day(screenings),
+        "venue": venue, "edition": edition,
+        "groups": group_by_day([localize(s) for s in screenings]),
         "count": len(screenings)})
 
 
@@ -237,7 +240,8 @@ async def film_detail(request: Request) -> Response:
     screenings = await queries.list_screenings(
         db, edition["id"], queries.Filters(film_id=film["id"]))
     return page(request, "public/film.html", {
-        "film": film, "edition": edition, "groups": group_by_day(screenings),
+        "film": localize(film), "edition": edition,
+        "groups": group_by_day([localize(s) for s in screenings]),
         "count": len(screenings)})
 
 

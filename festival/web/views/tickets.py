@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from festival.core import times
 from festival.core.errors import Conflict, RegistrationClosed, ValidationError, _
+from festival.core.i18n import localize
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web import templating
@@ -98,7 +99,7 @@ def hold_details(registration: dict[str, Any], screening: dict[str, Any]) -> dic
 async def ticket(request: Request) -> Response:
     registration = await registrations.get_registration(
         request.app.state.db, request.path_params["token"])
-    screening = registration.pop("screening")
+    screening = localize(registration.pop("screening"))
     token = registration["token"]
     ticket_url = request.app.state.settings.base_url + ticket_path(request, token)
     context = {
@@ -138,7 +139,7 @@ async def confirm(request: Request) -> Response:
 
 def _confirm_page(request: Request, registration: dict[str, Any], code: Any, *,
                   error: str | None = None, status_code: int = 200) -> Response:
-    screening = registration.pop("screening")
+    screening = localize(registration.pop("screening"))
     context = {"registration": registration, "screening": screening,
                "code": code if isinstance(code, str) else "", "error": error,
                "ticket_path": ticket_path(request, registration["token"]),
@@ -152,7 +153,8 @@ async def my_registrations(request: Request) -> Response:
     ticket, and their feed. Its key is the secret their mails carry."""
     secret = request.path_params["secret"]
     tickets, _stamp = await registrations.attendee_registrations(request.app.state.db, secret)
-    ordered = sorted(tickets, key=lambda pair: (pair[1]["starts_at"], pair[0]["id"]))
+    ordered = sorted(((r, localize(s)) for r, s in tickets),
+                     key=lambda pair: (pair[1]["starts_at"], pair[0]["id"]))
     live = [(r, s, hold_details(r, s)) for r, s in ordered if r["status"] != "cancelled"]
     cancelled = [(r, s, hold_details(r, s)) for r, s in ordered if r["status"] == "cancelled"]
     context = {"live": live, "cancelled": cancelled,
