@@ -50,12 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_help = "database file (default: $FESTIVAL_DB or ./festival.db)"
+    base_url_help = ("the public address for links in mails and feeds (default: "
+                     "$FESTIVAL_BASE_URL or http://127.0.0.1:8000)")
 
     serve = commands.add_parser("serve", help="run the web app under uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", help=db_help)
     serve.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    serve.add_argument("--base-url", help="the public address for links in mails and feeds "
+                       "(default: $FESTIVAL_BASE_URL or http://HOST:PORT)")
 
     init = commands.add_parser("init", help="create or migrate the schema (safe to repeat)")
     init.add_argument("--db", help=db_help)
@@ -68,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--db", help=db_help)
     demo_cmd.add_argument("--screenings", type=_positive, default=300)
     demo_cmd.add_argument("--seed", type=int, default=1)
+    demo_cmd.add_argument("--replace", action="store_true",
+                          help="remove the screenings of an earlier demo of the same edition "
+                          "that this one does not hold")
 
     organiser = commands.add_parser("organiser", help="manage organiser accounts")
     organiser_commands = organiser.add_subparsers(dest="action", required=True,
@@ -90,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
         change = organiser_commands.add_parser(action, help=text)
         change.add_argument("email")
         change.add_argument("--db", help=db_help)
+    invite = organiser_commands.add_parser(
+        "invite", help="print a one-time link (72 hours) that creates the account when "
+                       "its password is chosen; nothing is mailed")
+    invite.add_argument("email")
+    invite.add_argument("--role", choices=accounts.ROLES, default="organiser")
+    invite.add_argument("--country", help="2-letter code; required for the organiser role")
+    invite.add_argument("--db", help=db_help)
+    invite.add_argument("--base-url", help=base_url_help)
+    reset_2fa = organiser_commands.add_parser(
+        "reset-2fa", help="turn off an account's two-step sign-in (a lost phone)")
+    reset_2fa.add_argument("email")
+    reset_2fa.add_argument("--db", help=db_help)
 
     privacy_cmd = commands.add_parser("privacy", help="attendees' personal data")
     privacy_commands = privacy_cmd.add_subparsers(dest="action", required=True,
@@ -129,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "send", help="deliver every message that is due through $FESTIVAL_SMTP_URL, then exit")
     send.add_argument("--db", help=db_help)
     send.add_argument("--smtp-url", help="overrides $FESTIVAL_SMTP_URL")
+    send.add_argument("--base-url", help=base_url_help)
     return parser
 
 
@@ -151,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         settings = Settings.from_env(db_path=args.db,
-                                     smtp_url=getattr(args, "smtp_url", None))
+                                     smtp_url=getattr(args, "smtp_url", None),
+                                     base_url=getattr(args, "base_url", None))
     except SettingsError as exc:  # a malformed FESTIVAL_* variable, named in the message
         print(f"festival: {exc}", file=sys.stderr)
         return 1
@@ -241,13 +262,37 @@ def _progress_printer() -> Callable[[int, int], None]:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     data = demo.generate(screenings=args.screenings, seed=args.seed)
     progress = _progress_printer() if args.screenings >= PROGRESS_FROM else None
-    summary = asyncio.run(_with_db(settings, lambda db: import_programme(
-        db, data, progress=progress)))
+    edition = data["edition"]
+
+    async def work(db: Database) -> tuple[ImportSummary, int, int]:
+        earlier = await demo.earlier_screenings(db, data)
+        removed = 0
+        if earlier["screenings"] and not args.replace:
+            raise CommandError(
+                f"edition {edition['key']} already holds {earlier['screenings']} "
+                f"screening{'s' if earlier['screenings'] != 1 else ''} that this demo does "
+                "not; add --replace to remove them (or use another --db)")
+        if earlier["screenings"]:
+            removed = await demo.remove_earlier_screenings(db, data)
+            if removed < 0:
+                raise CommandError(
+                    f"edition {edition['key']}: {earlier['registered']} of its earlier "
+                    "screenings have registrations, so they are not removed; use another "
+                    "--db for a smaller demo")
+        summary = await import_programme(db, data, progress=progress)
+        async with db.reader() as conn:
+            total = await fetch_value(conn, "SELECT COUNT(*) FROM screenings s JOIN editions e"
+                                      " ON e.id = s.edition_id WHERE e.key = ?",
+                                      (edition["key"],))
+        return summary, removed, int(total)
+
+    summary, removed, total = asyncio.run(_with_db(settings, work))
     cities = len({v["city"] for v in data["venues"]})
     print(summary)
-    edition = data["edition"]
-    print(f"Demo: {edition['name']}, {args.screenings} screenings in {cities} cities, "
-          f"{edition['starts_on']} to {edition['ends_on']}")
+    if removed:
+        print(f"Removed {removed} screening{'s' if removed != 1 else ''} of the earlier demo")
+    print(f"Demo: {edition['name']}, {total} screening{'s' if total != 1 else ''} in "
+          f"{cities} cities, {edition['starts_on']} to {edition['ends_on']}")
     return 0
 
 
@@ -293,10 +338,29 @@ def cmd_organiser_unlock(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_organiser_invite(args: argparse.Namespace, settings: Settings) -> int:
+    from festival.organisers import invites
+    invite, link = asyncio.run(_with_db(settings, lambda db: invites.create_invite(
+        db, args.email, args.role, args.country, settings=settings, mail=False)))
+    print(f"Invitation for {invite['email']} ({invite['role']}"
+          f"{' for ' + invite['country'] if invite['country'] else ''}), "
+          f"good once until {invite['expires_at']}:")
+    print(link)
+    return 0
+
+
+def cmd_organiser_reset_2fa(args: argparse.Namespace, settings: Settings) -> int:
+    from festival.organisers import totp
+    account = asyncio.run(_with_db(settings, lambda db: totp.reset(db, args.email)))
+    print(f"Two-step sign-in is off for {account['email']}")
+    return 0
+
+
 ORGANISER_ACTIONS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "list": cmd_organiser_list, "disable": cmd_organiser_disabled,
     "enable": cmd_organiser_disabled, "password": cmd_organiser_password,
-    "unlock": cmd_organiser_unlock,
+    "unlock": cmd_organiser_unlock, "invite": cmd_organiser_invite,
+    "reset-2fa": cmd_organiser_reset_2fa,
 }
 
 
@@ -347,7 +411,7 @@ def read_password(stdin: TextIO) -> str:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    if not os.environ.get("FESTIVAL_BASE_URL"):
+    if not args.base_url and not os.environ.get("FESTIVAL_BASE_URL"):
         settings = replace(settings, base_url=local_url(args.host, args.port))
     summary = asyncio.run(prepare(settings))
     if summary is not None:

@@ -184,3 +184,46 @@ def test_serve_passes_its_settings_to_workers(tmp_path: Path) -> None:
     worker = Settings.from_env(settings_environment(settings))
 
     assert worker == settings
+
+
+def test_a_smaller_demo_refuses_to_leave_the_earlier_one_then_replaces_it(
+        db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--screenings", "60", "--seed", "4", "--db", db_path]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--screenings", "20", "--seed", "4", "--db", db_path]) == 1
+    assert "already holds 40 screenings that this demo does not; add --replace" in (
+        capsys.readouterr().err)
+    assert rows(db_path, "SELECT COUNT(*) FROM screenings") == [(60,)]
+    assert main(["demo", "--screenings", "20", "--seed", "4", "--replace",
+                 "--db", db_path]) == 0
+    out = capsys.readouterr().out
+    assert "Removed 40 screenings of the earlier demo" in out
+    assert ", 20 screenings in " in out
+    assert rows(db_path, "SELECT COUNT(*) FROM screenings") == [(20,)]
+
+
+def test_demo_reports_the_screenings_the_edition_holds(
+        db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--screenings", "30", "--seed", "4", "--db", db_path]) == 0
+    assert ", 30 screenings in " in capsys.readouterr().out
+
+
+def test_mail_send_builds_links_with_the_base_url_flag(
+        db_path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[str] = []
+
+    async def send_all_once(settings: Settings) -> int:
+        seen.append(settings.base_url)
+        return 0
+
+    monkeypatch.setattr("festival.__main__.sender.send_all_once", send_all_once)
+    monkeypatch.setenv("FESTIVAL_BASE_URL", "http://127.0.0.1:8000")
+    assert main(["mail", "send", "--db", db_path, "--base-url", "http://127.0.0.1:8765"]) == 0
+    assert main(["mail", "send", "--db", db_path]) == 0
+    assert seen == ["http://127.0.0.1:8765", "http://127.0.0.1:8000"]
+    assert main(["mail", "send", "--base-url", "ftp://nowhere"]) == 1
+    assert "base_url" in capsys.readouterr().err
+    assert main(["mail", "send", "--help"]) == 0
+    assert "$FESTIVAL_BASE_URL or http://127.0.0.1:8000" in " ".join(
+        capsys.readouterr().out.split())

@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextvars
 import io
 import json
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -174,13 +175,35 @@ def format_date_time(value: datetime, date_format: str = "full",
                                                  format_date(value, date_format))
 
 
+def format_utc(value: str | datetime | None, date_format: str = "medium") -> str:
+    """A stored UTC time ('2026-12-05T15:30:00Z') as organisers' pages show it, with
+    the month in words so no reader takes the day for the month: '5 Dec 2026, 15:30'."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return format_date_time(moment, date_format)
+
+
+# Zone abbreviations that name one zone the world over, shown before the offset. Others
+# stand for several: PST (Pacific, and the Philippines), CST (US Central, China, Cuba),
+# IST (India, Ireland, Israel), BST (British Summer Time, Bangladesh), MST (Mountain,
+# Malaysia), EST (New York, and once eastern Australia): for those the offset speaks
+# alone, and it is always shown.
+UNAMBIGUOUS_ZONES = frozenset({
+    "GMT", "WET", "WEST", "CET", "CEST", "EET", "EEST", "MSK",
+    "WAT", "CAT", "EAT", "SAST",
+    "JST", "KST", "HKT", "AWST", "ACST", "ACDT", "AEST", "AEDT", "NZST", "NZDT",
+})
+
+
 def zone_label(value: datetime) -> str:
-    """'CET (UTC+01:00)': the zone as people at the venue call it, with its offset; just
-    'UTC+05:45' where the zone has no letters of its own (Kathmandu)."""
+    """'CET (UTC+01:00)': the zone as people at the venue call it, with its offset, where
+    that name is unambiguous (UNAMBIGUOUS_ZONES); else just the offset: 'UTC+08:00' in
+    Manila (not 'PST'), 'UTC+05:45' in Kathmandu (which has no letters of its own)."""
     offset = value.strftime("%z")
     utc = f"UTC{offset[:3]}:{offset[3:]}"
     name = value.tzname() or ""
-    return utc if not name or name[0] in "+-" or name == "UTC" else f"{name} ({utc})"
+    return f"{name} ({utc})" if name in UNAMBIGUOUS_ZONES else utc
 
 
 # --- the programme's own texts in several languages ---------------------------------------
@@ -189,6 +212,26 @@ def zone_label(value: datetime) -> str:
 # `<name>_i18n` a JSON object {"fr": "…"} of its translations.
 
 TRANSLATABLE = ("title", "synopsis", "debate_title", "debate_description", "role")
+
+
+def country_name(code: str | None) -> str:
+    """A country's name in the reader's language ('NL': 'Netherlands', 'Pays-Bas'), or
+    the code where Babel has none."""
+    if not code:
+        return ""
+    return Locale.parse(format_locale()).territories.get(code.upper(), code)
+
+
+def name_order(name: str) -> str:
+    """A sort key for names as readers expect them: case and accents ignored ('Émirats
+    arabes unis' among the E, not after Z)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name)
+                   if not unicodedata.combining(c)).casefold()
+
+
+def by_country_name(codes: Iterable[str]) -> list[str]:
+    """Country codes in the order of their names in the reader's language."""
+    return sorted(codes, key=lambda code: (name_order(country_name(code)), code))
 
 
 def translations_of(value: object) -> dict[str, str]:
@@ -274,8 +317,8 @@ def create_environment(settings: Settings) -> jinja2.Environment:
     env.install_gettext_callables(_template_gettext, ngettext,  # type: ignore[attr-defined]
                                   newstyle=True)
     env.filters.update(datetime=format_datetime, date=format_date, time=format_time,
-                       date_time=format_date_time, zone=zone_label,
+                       date_time=format_date_time, utc=format_utc, zone=zone_label,
                        locale_name=locale_name, bdi=left_to_right,
-                       with_language=with_language)
+                       with_language=with_language, country=country_name)
     env.globals.update(locales=LOCALES, settings=settings, text_direction=text_direction)
     return env

@@ -13,6 +13,7 @@ PATHS = {
     "my_registrations": "/my/{secret}",
     "feed_my": "/feeds/my/{secret}.ics",
     "screening": "/screenings/{id}",
+    "admin_invite": "/admin/invite/{token}",
 }
 
 

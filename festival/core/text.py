@@ -49,6 +49,15 @@ def one_line(text: str) -> str:
     return " ".join("".join(" " if has_unsafe_characters(c) else c for c in str(text)).split())
 
 
+def masked_email(email: str) -> str:
+    """'ana.silva@example.org' -> 'a***@example.org': enough for its owner to recognise
+    the address on a shared screen, too little for anyone else to learn it."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at:
+        return "***"
+    return f"{local.lstrip(chr(34))[:1] or '*'}***@{domain}"
+
+
 def email_key(email: str) -> str:
     """The identity of an address: trimmed and lower-cased (so ' ALICE@Example.org ' and
     'alice@example.org' are one person)."""

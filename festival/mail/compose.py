@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import email.utils
 import functools
+import io
 import re
 from email import policy
 from email.headerregistry import Address
@@ -32,6 +33,7 @@ from email.parser import BytesHeaderParser
 from typing import Any, Literal
 
 import jinja2
+import segno
 
 from festival.calendar import ics
 from festival.core import i18n, links, times
@@ -65,6 +67,8 @@ def _compose(facts: MessageFacts, settings: Settings) -> EmailMessage:
     screening = i18n.localize(facts.screening)
     calendar = _invite(facts, screening, settings)
     context = _context(facts, screening, settings, bool(calendar))
+    qr = _door_code(facts, context["ticket_url"])
+    context["qr_cid"] = qr[0] if qr else None
     env = _environment(settings)
     text_template = env.get_template(f"mail/{facts.kind}.txt")
     subject = one_line("".join(text_template.blocks["subject"](
@@ -89,6 +93,12 @@ def _compose(facts: MessageFacts, settings: Settings) -> EmailMessage:
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to us
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    if qr:
+        # multipart/related (text/html, image/png): the HTML shows the image by its
+        # Content-ID; clients that block remote images still show an inline part.
+        html_part = msg.get_payload()[1]
+        html_part.add_related(qr[1], maintype="image", subtype="png", cid=f"<{qr[0]}>",
+                              filename="ticket-qr.png")
     if calendar:
         _attach_invite(msg, calendar)
     for part in msg.walk():
@@ -96,6 +106,20 @@ def _compose(facts: MessageFacts, settings: Settings) -> EmailMessage:
             del part["MIME-Version"]  # only the top level needs it
     msg["Content-Language"] = i18n.current_locale()
     return msg
+
+
+def _door_code(facts: MessageFacts, ticket_url: str) -> tuple[str, bytes] | None:
+    """(Content-ID, PNG) of the QR code the door scans, the ticket's link, for a mail
+    that confirms seats (confirmed, promoted when confirmed); None for the others. The
+    Content-ID comes from the Message-ID: the same facts give the same message."""
+    if facts.kind not in ("confirmed", "promoted") or facts.registration.get(
+            "status", "confirmed") != "confirmed":
+        return None
+    buffer = io.BytesIO()
+    segno.make(ticket_url, error="m", micro=False).save(
+        buffer, kind="png", scale=6, border=4, dark="#000", light="#fff")
+    cid = "ticket-qr." + facts.message_id.strip("<>")
+    return cid, buffer.getvalue()
 
 
 def _attach_invite(msg: EmailMessage, calendar: bytes) -> None:
@@ -137,6 +161,7 @@ def _context(facts: MessageFacts, screening: dict[str, Any], settings: Settings,
         "festival_name": festival_name,
         "base_url": base,
         "locale": i18n.current_locale(),
+        "note": facts.note,
     }
 
 
@@ -173,7 +198,7 @@ def _invite(facts: MessageFacts, screening: dict[str, Any], settings: Settings
     had_seat = registration["confirmed_at"] is not None or registration["status"] == "confirmed"
     method: Literal["REQUEST", "CANCEL"]
     if (kind in ("confirmed", "promoted") and registration["status"] != "held") or (
-            kind == "screening_changed" and registration["status"] == "confirmed"):
+            kind in ("screening_changed", "moved") and registration["status"] == "confirmed"):
         method = "REQUEST"  # a held seat gets its invitation once the address is confirmed
     elif kind in ("cancelled", "screening_cancelled") and had_seat:
         method = "CANCEL"

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 KINDS = ("confirmed", "held", "waitlisted", "promoted", "cancelled", "expired",
-         "screening_changed", "screening_cancelled")
+         "screening_changed", "screening_cancelled", "moved", "message")
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,15 @@ class MessageFacts:
     waitlist_position: int | None   # 1 for the first in line; None unless waitlisted
     earlier_cancellations: int = 0  # SEQUENCE raised by their earlier, cancelled registrations
     attendee_secret: str | None = None  # the key of their own page (festival.core.links)
+    note: Mapping[str, Any] | None = None  # kind 'message': the organiser's subject and body
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind of mail {self.kind!r}")
         object.__setattr__(self, "registration", frozen(self.registration))
         object.__setattr__(self, "screening", frozen(self.screening))
+        if self.note is not None:
+            object.__setattr__(self, "note", frozen(self.note))
 
 
 def frozen(value: Any) -> Any:

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import aiosqlite
 
 from festival.core import i18n, times
-from festival.core.store import fetch_one, fetch_value
+from festival.core.store import Database, fetch_one, fetch_value
 from festival.mail.facts import MessageFacts
 from festival.programme.queries import get_screening, guest_view
 
@@ -40,7 +41,7 @@ REGISTRATION_KINDS = ("confirmed", "held", "waitlisted", "promoted", "cancelled"
 # The kinds an attendee's own actions queue: capped per address.
 ATTENDEE_KINDS = ("confirmed", "held", "waitlisted", "cancelled", "expired")
 # Organisers' notices: never capped (festival.mail.facts.KINDS minus ATTENDEE_KINDS).
-NOTICE_KINDS = ("promoted", "screening_changed", "screening_cancelled")
+NOTICE_KINDS = ("promoted", "screening_changed", "screening_cancelled", "moved", "message")
 MAIL_CAP = 12  # sendable messages of ATTENDEE_KINDS per address ...
 MAIL_CAP_WINDOW = timedelta(hours=1)  # ... in this long
 # Every status a message can have; the sender takes 'pending' ones only.
@@ -49,14 +50,15 @@ STATUSES = ("pending", "sending", "sent", "failed", "capped")
 _ATTENDEE_KINDS_SQL = ", ".join(f"'{kind}'" for kind in ATTENDEE_KINDS)
 _ENQUEUE = f"""
 INSERT INTO outbox (created_at, kind, registration_id, recipient, recipient_key, message_id,
-                    next_attempt_at, status)
+                    next_attempt_at, status, screening_message_id)
 SELECT :now, :kind, r.id, r.email, r.email_key, :message_id, :now,
        CASE WHEN :capped AND (
                 SELECT COUNT(*) FROM outbox o
                 WHERE o.recipient_key = r.email_key AND o.created_at > :since
                   AND o.status != 'capped'
                   AND o.kind IN ({_ATTENDEE_KINDS_SQL}, 'promoted')) >= :cap
-            THEN 'capped' ELSE 'pending' END
+            THEN 'capped' ELSE 'pending' END,
+       :screening_message_id
 FROM registrations r WHERE r.id = :registration_id
 RETURNING status
 """
@@ -68,13 +70,17 @@ def new_message_id() -> str:
 
 
 async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
-                  by_attendee: bool = False) -> str:
+                  by_attendee: bool = False, by_organiser: bool = False,
+                  screening_message_id: int | None = None) -> str:
     """Queues a message of `kind` for a registration's attendee; call it inside the
     transaction that made the change. Answers its status: 'pending', or 'capped' when
     it is of ATTENDEE_KINDS (or a notice that an attendee's own action set off,
     `by_attendee`: a promotion after someone cancels, which a script could repeat) and
     MAIL_CAP of those went to the address within the last MAIL_CAP_WINDOW (then it is
-    recorded, never sent). Organisers' notices are never capped."""
+    recorded, never sent). Organisers' notices are never capped, nor is any kind an
+    organiser's own action queues (`by_organiser`: a ticket re-sent, a registration
+    cancelled from the attendee list). Kind 'message' carries `screening_message_id`,
+    the organiser's text (festival.seats.management.send_message)."""
     if kind not in ATTENDEE_KINDS and kind not in NOTICE_KINDS:
         raise ValueError(f"unknown kind of mail {kind!r}")
     moment = times.utc_now()
@@ -84,7 +90,8 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
     # created_at) index.
     inserted = list(await conn.execute_fetchall(_ENQUEUE, {
         "now": now, "kind": kind, "message_id": new_message_id(),
-        "capped": kind in ATTENDEE_KINDS or by_attendee,
+        "capped": (kind in ATTENDEE_KINDS or by_attendee) and not by_organiser,
+        "screening_message_id": screening_message_id,
         "since": times.utc_text(moment - MAIL_CAP_WINDOW),
         "cap": MAIL_CAP, "registration_id": registration_id}))
     if not inserted:
@@ -93,7 +100,8 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
 
 
 async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
-                     message_id: str, queued_at: str | None) -> MessageFacts:
+                     message_id: str, queued_at: str | None,
+                     screening_message_id: int | None = None) -> MessageFacts:
     """Everything the message of `kind` to a registration's attendee says, as `conn`
     sees the database now (its Date is `queued_at`, the outbox row's created_at)."""
     row = await fetch_one(
@@ -124,4 +132,28 @@ async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: 
         locale=registration.get("locale") or i18n.DEFAULT_LOCALE,
         registration=registration, screening=screening,
         waitlist_position=None if position is None else int(position),
-        earlier_cancellations=int(earlier or 0), attendee_secret=secret)
+        earlier_cancellations=int(earlier or 0), attendee_secret=secret,
+        note=await _note(conn, screening_message_id))
+
+
+async def _note(conn: aiosqlite.Connection, screening_message_id: int | None
+                ) -> dict[str, Any] | None:
+    """An organiser's message to a screening's registrants (kind 'message'), or None."""
+    if screening_message_id is None:
+        return None
+    row = await fetch_one(conn, "SELECT subject, body FROM screening_messages WHERE id = ?",
+                          (screening_message_id,))
+    if row is None:
+        raise LookupError(f"no screening message {screening_message_id}")
+    return dict(row)
+
+
+async def latest_status(db: Database, registration_id: int) -> str | None:
+    """The status of the last message queued for a registration's attendee about it
+    ('pending', 'sending', 'sent', 'failed' or 'capped'), None when there is none: what
+    the ticket page tells the attendee about their mail."""
+    row = await db.fetch_one(
+        f"""SELECT status FROM outbox WHERE registration_id = ?
+            AND kind IN ({", ".join(f"'{k}'" for k in REGISTRATION_KINDS)})
+            ORDER BY id DESC LIMIT 1""", (registration_id,))
+    return None if row is None else str(row["status"])

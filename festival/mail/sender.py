@@ -64,7 +64,8 @@ async def render_pending(db: Database, settings: Settings, row: Mapping[str, Any
         facts = await outbox.read_facts(conn, kind=row["kind"],
                                         registration_id=row["registration_id"],
                                         message_id=row["message_id"],
-                                        queued_at=row["created_at"])
+                                        queued_at=row["created_at"],
+                                        screening_message_id=row["screening_message_id"])
         message = compose.render(facts, settings)
         await execute(conn, "UPDATE outbox SET message = ?, subject = ? WHERE id = ?",
                       (message, compose.subject_of(message), row["id"]))

@@ -78,7 +78,7 @@ FIRST_LOCK = timedelta(minutes=1)    # doubled for each failure after that
 MAX_LOCK = timedelta(hours=1)
 FORGET_FAILURES = timedelta(days=1)  # a run of failures ends a day after its last one
 PUBLIC_COLUMNS = ("id, email, name, role, country, created_at, last_login_at, disabled_at, "
-                  "password_changed_at")
+                  "password_changed_at, totp_enabled_at")
 
 
 class SignInFailed(FestivalError):
@@ -87,6 +87,20 @@ class SignInFailed(FestivalError):
     status = 401
     code = "sign_in_failed"
     message = _("The email address or the password is not right.")
+
+
+class SecondFactorRequired(FestivalError):
+    """The password is right and the account has a second factor: the sign-in goes on
+    with a code (festival.organisers.totp.sign_in_with_code), for `challenge` (a token
+    for a cookie, good for a few minutes). No session exists yet."""
+
+    status = 303
+    code = "second_factor_required"
+    message = _("Enter the code from your authenticator app.")
+
+    def __init__(self, challenge: str):
+        super().__init__()
+        self.challenge = challenge
 
 
 class SignInLocked(SignInFailed):
@@ -214,8 +228,8 @@ async def sign_in(db: Database, email: str, password: str, *, settings: Settings
     email = email_key(email or "")[:254]
     password = password or ""
     attempt = password[:MAX_PASSWORD_LENGTH]
-    row = await db.fetch_one("SELECT id, password_hash, disabled_at FROM organisers "
-                             "WHERE email = ?", (email,))
+    row = await db.fetch_one("SELECT id, password_hash, disabled_at, totp_secret "
+                             "FROM organisers WHERE email = ?", (email,))
     account = account_key(email, row["id"] if row else None, settings.secret_key)
     dummy = _dummy_hash(settings.argon2_time_cost, settings.argon2_memory_cost)
     locked_until = await _locked_until(db, account, client_ip)
@@ -241,6 +255,14 @@ async def sign_in(db: Database, email: str, password: str, *, settings: Settings
                     else "failed sign-in", _who(account), client_ip, failures,
                     f", locked until {locked}" if locked else "")
         raise SignInLocked(locked) if locked else SignInFailed()
+    if row["totp_secret"]:
+        # The password alone opens nothing: a challenge for the code, and this client's
+        # failures on the account stay counted until the code is right too.
+        from festival.organisers import totp
+        challenge = await totp.start_challenge(db, row["id"], client_ip, slot=failure_slot)
+        log.info("%s gave the right password from %s; a code is asked", _who(account),
+                 client_ip)
+        raise SecondFactorRequired(challenge)
     token = new_token()
     organiser = await _start_session(db, row, password, settings, token,
                                      account=account, client=client_ip, slot=failure_slot)
@@ -306,6 +328,20 @@ async def _count_failure(db: Database, account: str, client: str) -> tuple[int, 
         await execute(conn, "UPDATE sign_in_locks SET locked_until = ? WHERE account = ? "
                       "AND client = ?", (locked, account, client))
     return failures, locked
+
+
+async def open_session(conn: aiosqlite.Connection, organiser_id: int) -> str:
+    """Writes a new session for the organiser inside the caller's transaction (after an
+    invite is used, or a second factor's code is right); answers its token."""
+    token = new_token()
+    now = times.now_text()
+    await execute(conn, "INSERT INTO sessions (token_hash, organiser_id, created_at, "
+                  "expires_at) VALUES (?, ?, ?, ?)",
+                  (_token_hash(token), organiser_id, now,
+                   times.utc_text(times.utc_now() + SESSION_LIFETIME)))
+    await execute(conn, "UPDATE organisers SET last_login_at = ? WHERE id = ?",
+                  (now, organiser_id))
+    return token
 
 
 async def sign_out(db: Database, token: str | None) -> None:

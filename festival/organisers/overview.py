@@ -13,7 +13,7 @@ Choices a reader might question:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from festival.core import times
@@ -39,7 +39,8 @@ SELECT s.id, s.key, s.status, s.starts_at, s.ends_at, s.timezone, s.capacity, f.
        COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 0
                          THEN r.seats END), 0) AS booked_seats,
        COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 0
-                         AND r.checked_in_at IS NOT NULL THEN r.seats END), 0) AS arrived_seats,
+                         AND r.checked_in_at IS NOT NULL
+                         THEN COALESCE(r.checked_in_seats, r.seats) END), 0) AS arrived_seats,
        COALESCE(SUM(CASE WHEN r.status = 'confirmed' AND r.walk_in = 1
                          THEN r.seats END), 0) AS walk_in_seats
 FROM screenings s
@@ -84,10 +85,12 @@ def _country_totals(country: str, screenings: list[dict[str, Any]]) -> dict[str,
 
 
 async def dashboard(db: Database, organiser: dict[str, Any], edition_id: int, *,
-                    country: str = "", now: datetime | None = None) -> dict[str, Any]:
+                    country: str = "", now: datetime | None = None,
+                    every_screening: bool = False) -> dict[str, Any]:
     """Per country and per screening of an edition: seats, confirmed, fill rate, waitlist,
-    check-in and no-show rates. Organisers see their own country only; admins every one,
-    with the screenings of one `country` or, for a small edition, of all."""
+    check-in and no-show rates, and their `total` over every country shown. Organisers
+    see their own country only; admins every one, with the screenings of one `country`
+    or, for a small edition (or `every_screening`, as the CSV does), of all."""
     moment = times.moment(now)
     screenings = []
     for row in await db.fetch_all(DASHBOARD_SELECT, (edition_id,)):
@@ -105,10 +108,51 @@ async def dashboard(db: Database, organiser: dict[str, Any], edition_id: int, *,
     if organiser["role"] != "admin":
         country = (organiser.get("country") or "").upper()
     shown = [s for s in screenings if s["country"] == country] if country else screenings
-    too_many = not country and len(shown) > DASHBOARD_SCREENINGS_MAX
+    too_many = not country and not every_screening and len(shown) > DASHBOARD_SCREENINGS_MAX
     return {"countries": [_country_totals(c, rows) for c, rows in sorted(by_country.items())],
+            "total": _country_totals("", screenings),
             "screenings": [] if too_many else shown, "country": country,
             "too_many": too_many}
+
+
+# Seats registered per UTC day (by when each registration was made, in its present
+# status) for the scheduled screenings: the same seats as the dashboard's totals.
+REGISTRATIONS_BY_DAY_SELECT = """
+SELECT substr(r.created_at, 1, 10) AS day, v.country,
+       COALESCE(SUM(CASE WHEN r.status = 'confirmed' THEN r.seats END), 0) AS confirmed_seats,
+       COALESCE(SUM(CASE WHEN r.status = 'waitlisted' THEN r.seats END), 0) AS waiting_seats
+FROM registrations r
+JOIN screenings s ON s.id = r.screening_id
+JOIN venues v ON v.id = s.venue_id
+WHERE s.edition_id = ? AND s.status = 'scheduled' AND r.status IN ('confirmed', 'waitlisted')
+GROUP BY day, v.country
+"""
+
+
+async def registrations_by_day(db: Database, organiser: dict[str, Any], edition_id: int, *,
+                               country: str = "") -> list[dict[str, Any]]:
+    """Confirmed and waitlisted seats per day (UTC) from the first day anyone registered
+    to the last, days without registrations included, of the organiser's screenings
+    (admins: of `country`, or of all). Walk-ins count on the day they came. Empty when
+    nobody registered."""
+    country = (country or "").upper()
+    if organiser["role"] != "admin":
+        country = (organiser.get("country") or "").upper()
+    per_day: dict[date, list[int]] = {}
+    for row in await db.fetch_all(REGISTRATIONS_BY_DAY_SELECT, (edition_id,)):
+        if not accounts.may_manage(organiser, row["country"]):
+            continue
+        if country and row["country"] != country:
+            continue
+        seats = per_day.setdefault(date.fromisoformat(row["day"]), [0, 0])
+        seats[0] += row["confirmed_seats"]
+        seats[1] += row["waiting_seats"]
+    if not per_day:
+        return []
+    first, last = min(per_day), max(per_day)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [{"day": d, "confirmed_seats": per_day.get(d, [0, 0])[0],
+             "waiting_seats": per_day.get(d, [0, 0])[1]} for d in days]
 
 
 # --- audit trail ---------------------------------------------------------------------------
@@ -122,7 +166,8 @@ async def audit_page(db: Database, *, entity: str = "", entity_id: int | None = 
     entities = [r[0] for r in await db.fetch_all(
         "SELECT DISTINCT entity FROM audit_log ORDER BY entity")]
     older = rows[AUDIT_PAGE_SIZE - 1]["id"] if len(rows) > AUDIT_PAGE_SIZE else None
-    return {"entries": rows[:AUDIT_PAGE_SIZE], "older_than": older, "entities": entities}
+    return {"entries": await audit.readable_entries(db, rows[:AUDIT_PAGE_SIZE]),
+            "older_than": older, "entities": entities}
 
 
 # --- outbox --------------------------------------------------------------------------------

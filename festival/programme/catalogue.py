@@ -27,7 +27,7 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Forbidden, NotFound, _
-from festival.core.i18n import translated, translations_of
+from festival.core.i18n import ngettext, translated, translations_of
 from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
 from festival.core.text import slugify
 from festival.organisers import accounts, audit
@@ -232,10 +232,12 @@ async def _check_venue_change(conn: aiosqlite.Connection, before: dict[str, Any]
     count = await fetch_value(conn, "SELECT COUNT(*) FROM screenings WHERE venue_id = ?",
                               (before["id"],))
     if values.get("timezone") not in (None, before["timezone"]) and count:
-        errors["timezone"] = translated(
-            _("%(n)d screenings here were scheduled in %(zone)s: move them "
-                                "to another venue before changing its time zone."),
-                                n=count, zone=before["timezone"])
+        errors["timezone"] = ngettext(
+            "%(num)d screening here was scheduled in %(zone)s: move it "
+            "to another venue before changing its time zone.",
+            "%(num)d screenings here were scheduled in %(zone)s: move them "
+            "to another venue before changing its time zone.",
+            count) % {"num": count, "zone": before["timezone"]}
     largest = await fetch_value(conn, f"SELECT MAX(capacity) FROM screenings WHERE {live}",
                                 (before["id"],))
     if largest is not None and values.get("capacity") is not None \

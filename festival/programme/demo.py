@@ -16,11 +16,13 @@ requires.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from festival.core.store import Database, execute, fetch_all
 from festival.core.text import slugify
 
 DAYS = 14  # 5 to 18 December
@@ -35,6 +37,34 @@ def edition_year(today: date | None = None) -> int:
     """This year's festival until it has ended (18 December), then next year's."""
     today = today or date.today()
     return today.year if today <= date(today.year, 12, 18) else today.year + 1
+
+
+async def earlier_screenings(db: Database, data: dict[str, Any]) -> dict[str, int]:
+    """The screenings of `data`'s edition already in the database that `data` does not
+    hold (an earlier, larger demo): how many, and how many of them have registrations."""
+    keys = [s["key"] for s in data["screenings"]]
+    rows = await db.fetch_all(_EARLIER, (data["edition"]["key"], json.dumps(keys)))
+    return {"screenings": len(rows), "registered": sum(1 for r in rows if r["registered"])}
+
+
+async def remove_earlier_screenings(db: Database, data: dict[str, Any]) -> int:
+    """Removes the screenings of `data`'s edition that `data` does not hold, in one
+    transaction, when none of them has registrations (else removes nothing: answers -1);
+    answers how many were removed."""
+    keys = [s["key"] for s in data["screenings"]]
+    async with db.transaction() as conn:
+        rows = await fetch_all(conn, _EARLIER, (data["edition"]["key"], json.dumps(keys)))
+        if any(r["registered"] for r in rows):
+            return -1
+        for row in rows:  # its guest list goes with it (ON DELETE CASCADE)
+            await execute(conn, "DELETE FROM screenings WHERE id = ?", (row["id"],))
+    return len(rows)
+
+
+_EARLIER = """SELECT s.id, EXISTS (SELECT 1 FROM registrations r WHERE r.screening_id = s.id)
+                     AS registered
+              FROM screenings s JOIN editions e ON e.id = s.edition_id
+              WHERE e.key = ? AND s.key NOT IN (SELECT value FROM json_each(?))"""
 
 
 def generate(screenings: int = 300, seed: int = 1, today: date | None = None) -> dict[str, Any]:

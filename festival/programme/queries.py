@@ -60,6 +60,9 @@ class Filters:
     venue_id: int | None = None
     film_id: int | None = None
     guest_id: int | None = None
+    # The screenings the search index found for `q` (festival.programme.search.resolve);
+    # None: `q` is matched against titles only (organisers' lists).
+    search_ids: frozenset[int] | None = None
 
     def matches(self, s: dict[str, Any]) -> bool:
         if self.country and s["country"] != self.country.upper():
@@ -79,7 +82,10 @@ class Filters:
             return False
         if self.captioned_debate and not s["captioned_debate"]:
             return False
-        if self.q and self.q.casefold() not in s.get("title_search", s["title"].casefold()):
+        if self.search_ids is not None:
+            if s["id"] not in self.search_ids:
+                return False
+        elif self.q and self.q.casefold() not in s.get("title_search", s["title"].casefold()):
             return False
         if self.venue_id is not None and s["venue_id"] != self.venue_id:
             return False

@@ -122,6 +122,19 @@ async def get_screening(db: Database, organiser: Organiser, screening_id: int
     return screening
 
 
+async def screening_to_cancel(db: Database, organiser: Organiser, screening_id: int
+                              ) -> dict[str, Any]:
+    """A screening to manage (as `get_screening`) with `to_notify`: how many registrants
+    a cancellation would mail (registered, not cancelled, with an address), for the page
+    that asks an organiser to confirm it."""
+    screening = await get_screening(db, organiser, screening_id)
+    async with db.reader() as conn:
+        screening["to_notify"] = int(await fetch_value(
+            conn, "SELECT COUNT(*) FROM registrations WHERE screening_id = ?"
+            " AND status != 'cancelled' AND email != ''", (screening_id,)))
+    return screening
+
+
 # --- screenings: the rules ------------------------------------------------------------------------
 
 def capacity_error(capacity: int, venue_capacity: int, confirmed: int) -> str | None:
@@ -133,8 +146,9 @@ def capacity_error(capacity: int, venue_capacity: int, confirmed: int) -> str | 
             _("The venue holds %(n)d people: the capacity cannot be more than %(n)d."),
                   n=venue_capacity)
     if capacity < confirmed:
-        return translated(_("%(n)d seats are already confirmed; capacity cannot go below %(n)d."),
-                  n=confirmed)
+        return ngettext("%(num)d seat is already confirmed; capacity cannot go below %(num)d.",
+                        "%(num)d seats are already confirmed; capacity cannot go below %(num)d.",
+                        confirmed) % {"num": confirmed}
     return None
 
 

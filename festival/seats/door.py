@@ -110,6 +110,10 @@ def registration_view(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
         r[column.replace("_at", "_local")] = (
             times.to_local(r[column], zone) if r.get(column) else None)
     r["checked_in_by_label"] = r.get("checked_in_by_name") or r.get("checked_in_by_email") or ""
+    # Seats of the party checked in (part of it may come later: festival.seats.management).
+    arrived = r.get("checked_in_seats")
+    r["arrived_seats"] = (0 if not r.get("checked_in_at") else
+                          r["seats"] if arrived is None else arrived)
     return r
 
 
@@ -132,7 +136,9 @@ async def attendees(db: Database, organiser: dict[str, Any], screening_id: int
     checked_in = [r for r in confirmed if r["checked_in_at"]]
     counts = {
         "confirmed": _party_count(confirmed), "waitlisted": _party_count(waitlist),
-        "cancelled": _party_count(cancelled), "checked_in": _party_count(checked_in),
+        "cancelled": _party_count(cancelled),
+        "checked_in": {"registrations": len(checked_in),
+                       "seats": sum(r["arrived_seats"] for r in checked_in)},
         "walk_ins": _party_count([r for r in confirmed if r["walk_in"]]),
         "seats_left": max(0, screening["capacity"] - screening["confirmed_seats"]),
     }

@@ -101,7 +101,8 @@ FROM registrations r
 
 # Everything `register` decides on, read in one statement inside its transaction.
 SCREENING_STATE = f"""
-SELECT s.id, s.status, s.starts_at, s.capacity, s.max_seats, e.confirm_email, e.hold_minutes,
+SELECT s.id, s.status, s.starts_at, s.ends_at, s.capacity, s.max_seats, e.confirm_email,
+       e.hold_minutes,
        (SELECT COALESCE(SUM(seats), 0) FROM registrations
         WHERE screening_id = s.id AND status IN {TAKEN}) AS taken_seats,
        (SELECT COUNT(*) FROM registrations
@@ -151,12 +152,16 @@ def seats_error(seats: Any, max_seats: int, capacity: int) -> str | None:
 
 # --- state ---------------------------------------------------------------------------------
 
-def closed_reason(status: str, starts_at: str, moment: str) -> str | None:
-    """Why registration is closed ('cancelled', 'started', 'unpublished') or None."""
+def closed_reason(status: str, starts_at: str, moment: str,
+                  ends_at: str | None = None) -> str | None:
+    """Why registration is closed ('cancelled', 'ended' (with `ends_at`), 'started',
+    'unpublished') or None."""
     if status == "cancelled":
         return "cancelled"
     if status != "scheduled":
         return "unpublished"
+    if ends_at and ends_at <= moment:
+        return "ended"
     if starts_at <= moment:
         return "started"
     return None
@@ -165,6 +170,7 @@ def closed_reason(status: str, starts_at: str, moment: str) -> str | None:
 CLOSED_MESSAGES = {
     "cancelled": _("This screening has been cancelled, so registration is closed."),
     "started": _("This screening has already started, so registration is closed."),
+    "ended": _("This screening has taken place, so registration is closed."),
     "unpublished": _("Registration for this screening is closed."),
 }
 
@@ -172,7 +178,8 @@ CLOSED_MESSAGES = {
 def booking_state(screening: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """What the screening page shows about seats: 'open', 'few' (seats left), 'full'
     (new registrations join the waitlist) or 'closed' (with its reason)."""
-    reason = closed_reason(screening["status"], screening["starts_at"], times.moment(now))
+    reason = closed_reason(screening["status"], screening["starts_at"], times.moment(now),
+                           screening.get("ends_at"))
     seats_left = max(0, screening["capacity"] - screening["confirmed_seats"])
     if reason:
         state = "closed"
@@ -233,7 +240,7 @@ async def register(
         state = await _first(conn, SCREENING_STATE, (key, screening_id))
         if state is None or state["status"] == "draft":
             raise NotFound(_("There is no such screening."))
-        reason = closed_reason(state["status"], state["starts_at"], moment)
+        reason = closed_reason(state["status"], state["starts_at"], moment, state["ends_at"])
         if reason:
             raise RegistrationClosed(CLOSED_MESSAGES[reason])
         seat_error = seats_error(seats, state["max_seats"], state["capacity"])

@@ -223,6 +223,13 @@ SPEC: dict[str, Any] = {
             "summary": "Screenings of an edition (the current one by default), unpaginated",
             "parameters": [{"name": "edition", "in": "query", "schema": {"type": "string"},
                             "description": "the edition's key; empty: the current one"},
+                           {"name": "q", "in": "query", "schema": {"type": "string"},
+                            "description": "words to search for, in any order, accents "
+                                           "and case ignored: film titles (every "
+                                           "translation), listed debate guests, cities, "
+                                           "debate titles and descriptions; the last "
+                                           "word also matches as a prefix (only the first 100 "
+                                           "characters count)"},
                            LANG],
             "responses": {"200": {"description": "the screenings", "content": {
                 "application/json": {"schema": {"type": "array", "items": {

@@ -32,23 +32,39 @@ def fresh(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
 
 
 def build_routes(settings: Settings) -> list[BaseRoute]:
-    from festival.web.views import admin, api, door, feeds, overview, privacy, public, tickets
+    from festival.web.views import (
+        admin,
+        api,
+        catalogue_pages,
+        door,
+        feeds,
+        management,
+        overview,
+        privacy,
+        public,
+        security,
+        tickets,
+    )
 
     public_routes = fresh([*public.routes, *tickets.routes, *feeds.routes, *admin.routes,
-                           *privacy.routes])
+                           *privacy.routes, *security.routes, *catalogue_pages.routes])
     api_routes = fresh(api.routes)
     # Per-client limits, declared before same_origin so that the CSRF check runs first.
     # A registration also counts per screening, weighing the seats it asks for.
     limited(named([*public_routes, *api_routes], "register", "api_registrations"),
             bucket="register", target="id", weight=seats_asked)
     limited(named(public_routes, "lost_ticket"), bucket="lost_ticket")
-    limited(named(public_routes, "admin_login"), bucket="sign_in")
+    limited(named(public_routes, "admin_login", "admin_login_code", "admin_invite"),
+            bucket="sign_in")
     return [
         *same_origin(public_routes),
         *api_routes,  # reads no cookie: its key is the token in the URL (see guards)
         *same_origin(for_organisers(fresh([*admin.organiser_routes, *door.routes,
-                                           *overview.routes]))),
-        *same_origin(for_organisers(fresh([*overview.admin_routes, *admin.admin_routes]),
+                                           *management.routes, *overview.routes,
+                                           *security.organiser_routes,
+                                           *catalogue_pages.organiser_routes]))),
+        *same_origin(for_organisers(fresh([*overview.admin_routes, *admin.admin_routes,
+                                           *security.admin_routes]),
                                     role="admin")),
         Mount("/static", app=StaticFiles(directory=settings.static_dir), name="static"),
     ]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from festival.core import times
+from festival.core.i18n import zone_label
 from festival.core.store import Database
 from festival.programme.file import validate_programme
 from festival.programme.loader import import_programme
@@ -102,3 +103,19 @@ def test_repeated_hour_means_its_first_occurrence() -> None:
     instant = times.local_to_utc(datetime(2099, 10, 25, 2, 30), "Europe/Amsterdam")
 
     assert times.utc_text(instant) == "2099-10-25T00:30:00Z"
+
+
+@pytest.mark.parametrize(("zone", "label"), [
+    ("Asia/Manila", "UTC+08:00"),  # 'PST' would read as California
+    ("America/Mexico_City", "UTC-06:00"),  # 'CST' is also China's (and Cuba's)
+    ("Asia/Kolkata", "UTC+05:30"),  # 'IST': India, Ireland or Israel
+    ("Asia/Kathmandu", "UTC+05:45"),  # no letters of its own
+    ("America/New_York", "UTC-05:00"),  # 'EST' named eastern Australia too
+    ("Europe/Amsterdam", "CET (UTC+01:00)"),
+    ("Africa/Nairobi", "EAT (UTC+03:00)"),
+    ("Australia/Sydney", "AEDT (UTC+11:00)"),
+    ("Europe/London", "GMT (UTC+00:00)"),
+])
+def test_zone_label_names_a_zone_only_where_its_letters_are_unambiguous(zone: str,
+                                                                        label: str) -> None:
+    assert zone_label(times.to_local("2099-12-10T12:00:00Z", zone)) == label

@@ -101,6 +101,11 @@ def html_of(msg: EmailMessage) -> str:
 INVITE_STRUCTURE = ["multipart/mixed", "multipart/alternative", "text/plain", "text/html",
                     "text/calendar", "application/ics"]
 NOTICE_STRUCTURE = ["multipart/alternative", "text/plain", "text/html"]
+# A mail that confirms seats shows the door's QR code: its HTML is multipart/related
+# with the image (tests/mail/test_door_code.py).
+TICKET_STRUCTURE = ["multipart/mixed", "multipart/alternative", "text/plain",
+                    "multipart/related", "text/html", "image/png", "text/calendar",
+                    "application/ics"]
 
 
 # --- each kind of message ----------------------------------------------------------------
@@ -115,13 +120,13 @@ async def test_confirmed_mail_carries_an_invitation_outlook_accepts(
     envelope, msg = inbox.envelopes[0], inbox.one()
     assert envelope.mail_from == "festival@festival.example.org"
     assert envelope.rcpt_tos == ["ana@example.org"]
-    assert structure(msg) == INVITE_STRUCTURE
+    assert structure(msg) == TICKET_STRUCTURE
     assert msg["Message-ID"] == row["message_id"]
     assert msg["Date"] is not None
     assert msg["From"] == FROM
     assert msg["Reply-To"] == "Festival team <team@festival.example.org>"
     assert msg["To"] == "Ana Silva <ana@example.org>"
-    assert msg["Subject"] == "Your seat for Wallah, Je te jure is confirmed"
+    assert msg["Subject"] == "Your 2 seats for Wallah, Je te jure are confirmed"
     part = calendar_part(msg)
     assert part.get_params() == [("text/calendar", ""), ("charset", "utf-8"),
                                  ("method", "REQUEST")]
@@ -181,8 +186,8 @@ async def test_promoted_mail_confirms_the_seat_with_an_invitation(
 
     assert await sender.deliver_due(loaded, mail_settings) == 2
 
-    msg = next(m for m in inbox.messages() if "seat freed up" in m["Subject"])
-    assert structure(msg) == INVITE_STRUCTURE
+    msg = next(m for m in inbox.messages() if "freed up" in m["Subject"])
+    assert structure(msg) == TICKET_STRUCTURE
     assert "now confirmed" in text_of(msg)
     cal, event = invite_of(msg)
     assert cal["METHOD"] == "REQUEST"
@@ -347,7 +352,7 @@ async def test_mail_html_escapes_the_attendee_name(
     await sender.deliver_due(loaded, mail_settings)
 
     html = html_of(inbox.one())
-    assert "<img" not in html
+    assert "<img src=x" not in html
     assert "&lt;img src=x" in html
 
 
@@ -402,9 +407,10 @@ def test_compose_builds_the_invitation_from_facts_alone(mail_settings: Settings)
     message = compose.render(facts, mail_settings)
 
     msg = email.message_from_bytes(message, policy=policy.default)
-    assert structure(msg) == INVITE_STRUCTURE
+    assert structure(msg) == TICKET_STRUCTURE
     assert msg["Message-ID"] == "<m2@festival.example.org>"
-    assert compose.subject_of(message) == "A seat freed up: you are confirmed for Wallah"
+    assert compose.subject_of(message) == ("Seats freed up: your 2 seats are confirmed for "
+                                           "Wallah")
     cal, event = invite_of(msg)
     assert cal["METHOD"] == "REQUEST"
     assert event["UID"] == "wallah-hague@festival"
@@ -414,6 +420,33 @@ def test_compose_builds_the_invitation_from_facts_alone(mail_settings: Settings)
     assert "a guest speaker" in str(event["DESCRIPTION"])  # unlisted: never named
     assert not any(b"Secret Person" in (part.get_payload(decode=True) or b"")
                    for part in msg.walk() if not part.is_multipart())
+
+
+@pytest.mark.parametrize(("kind", "seats", "subject"), [
+    ("confirmed", 1, "Your seat for Wallah is confirmed"),
+    ("confirmed", 2, "Your 2 seats for Wallah are confirmed"),
+    ("promoted", 1, "A seat freed up: you are confirmed for Wallah"),
+    ("promoted", 3, "Seats freed up: your 3 seats are confirmed for Wallah"),
+])
+def test_subject_counts_the_seats(mail_settings: Settings, kind: str, seats: int,
+                                  subject: str) -> None:
+    registration = {"name": "Ana", "email": "ana@example.org", "token": "t0k", "seats": seats,
+                    "status": "confirmed", "confirmed_at": "2099-12-01T09:00:00Z",
+                    "updated_at": "2099-12-01T11:00:00Z", "changes": 0}
+    screening = {"id": 7, "uid": "wallah-hague@festival", "sequence": 0, "status": "scheduled",
+                 "title": "Wallah", "venue_name": "Humanity House", "city": "The Hague",
+                 "country": "NL", "address": "Prinsegracht 8", "edition_name": "GMFF 2099",
+                 "timezone": "Europe/Amsterdam", "starts_at": "2099-12-13T18:00:00Z",
+                 "ends_at": "2099-12-13T20:30:00Z", "created_at": "2099-11-01T10:00:00Z",
+                 "updated_at": "2099-12-01T10:00:00Z",
+                 "starts_local": times.to_local("2099-12-13T18:00:00Z", "Europe/Amsterdam"),
+                 "ends_local": times.to_local("2099-12-13T20:30:00Z", "Europe/Amsterdam"),
+                 "guests": []}
+    facts = compose.MessageFacts(kind=kind, message_id="m3@festival.example.org",
+                                 date=times.parse_utc("2099-12-01T11:00:00Z"), locale="en",
+                                 registration=registration, screening=screening,
+                                 waitlist_position=None, earlier_cancellations=0)
+    assert compose.subject_of(compose.render(facts, mail_settings)) == subject
 
 
 def test_facts_refuse_an_unknown_kind() -> None:

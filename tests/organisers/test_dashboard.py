@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from markupsafe import escape
 
 from festival.organisers import audit, overview
 from festival.seats import door
@@ -115,15 +116,45 @@ async def test_audit_trail_shows_who_when_and_the_diff(app: Any, sign_in: Any,
                            {"name": "New", "city": "X"})
     page = await admin.get("/admin/audit")
     assert page.status_code == 200
-    assert "registration.check_in" in page.text and "registration.walk_in" in page.text
-    assert "venue.update" in page.text
-    entry = re.search(r"venue.update.*?</tr>", page.text, re.S).group(0)
-    assert "<dt><code>name</code></dt>" in entry
-    assert "<del><code>\"Old\"</code></del> → <ins><code>\"New\"</code></ins>" in entry
-    assert "<code>city</code>" not in entry  # unchanged fields are left out
+    assert "Checked in at the door" in page.text
+    assert "Walk-in admitted at the door" in page.text
+    assert "Venue changed" in page.text
+    entry = re.search(r"Venue changed.*?</tr>", page.text, re.S).group(0)
+    assert "<dt>Name</dt>" in entry
+    assert "<del>Old</del> → <ins>New</ins>" in entry
+    assert "<dt>City</dt>" not in entry  # unchanged fields are left out
     only_venues = await admin.get("/admin/audit?entity=venue")
-    assert "venue.update" in only_venues.text
-    assert "registration.check_in" not in only_venues.text
+    assert "Venue changed" in only_venues.text
+    assert "Checked in at the door" not in only_venues.text
+
+
+async def test_audit_trail_reads_as_text_with_names_and_unambiguous_dates(
+        app: Any, sign_in: Any, programme: Any) -> None:
+    admin = await sign_in("admin@example.org", role="admin", country=None)
+    films = {r["title"]: r["id"] for r in await app.state.db.fetch_all(
+        "SELECT id, title FROM films")}
+    (first, first_id), (second, second_id) = sorted(films.items())[:2]
+    async with app.state.db.transaction() as conn:
+        await audit.record(conn, None, "screening.update", "screening", 3,
+                           {"debate_title": "Newcomer's Road", "film_id": first_id,
+                            "starts_at": "2026-12-05T15:30:00Z", "subtitles": 0,
+                            "status": "draft"},
+                           {"debate_title": "<b>Newcomer's</b> Road", "film_id": second_id,
+                            "starts_at": "2026-12-06T15:30:00Z", "subtitles": 1,
+                            "status": "scheduled"})
+    page = (await admin.get("/admin/audit")).text
+    entry = re.search(r"Screening changed.*?</tr>", page, re.S).group(0)
+    assert "\\u0027" not in entry and "\\u003c" not in entry and "film_id" not in entry
+    assert "<dt>Debate title</dt>" in entry
+    # Decoded, and escaped once, by the template.
+    assert "<del>Newcomer&#39;s Road</del> → <ins>&lt;b&gt;Newcomer&#39;s&lt;/b&gt; Road</ins>" \
+        in entry
+    assert "<dt>Film</dt>" in entry
+    assert f"<del>{escape(first)}</del> → <ins>{escape(second)}</ins>" in entry
+    assert "5 Dec 2026, 15:30" in entry and "6 Dec 2026, 15:30" in entry
+    assert "<del>No</del> → <ins>Yes</ins>" in entry
+    assert "<del>Draft (not public)</del> → <ins>Published</ins>" in entry
+    assert not re.search(r"\d\d/\d\d/\d{4}", page)
 
 
 async def test_audit_trail_is_paginated(app: Any, sign_in: Any, programme: Any) -> None:
@@ -132,10 +163,10 @@ async def test_audit_trail_is_paginated(app: Any, sign_in: Any, programme: Any) 
         for n in range(overview.AUDIT_PAGE_SIZE + 5):
             await audit.record(conn, None, "film.update", "film", n, {"n": n - 1}, {"n": n})
     first = await admin.get("/admin/audit")
-    assert first.text.count("film.update") == overview.AUDIT_PAGE_SIZE
+    assert first.text.count("Film changed") == overview.AUDIT_PAGE_SIZE
     older = re.search(r'href="([^"]+before=\d+)" rel="next"', first.text).group(1)
     second = await admin.get(older.replace("&amp;", "&"))
-    assert second.text.count("film.update") == 5
+    assert second.text.count("Film changed") == 5
     assert 'rel="next"' not in second.text
 
 
@@ -173,7 +204,9 @@ async def test_outbox_shows_why_a_message_failed_and_retries_it(app: Any, sign_i
     retried = await nl.post(f"/admin/outbox/{ana_mail['id']}/retry",
                             data={"csrf_token": token, "status": "failed"})
     assert retried.status_code == 303
-    assert retried.headers["location"] == "/admin/outbox?status=failed"
+    assert retried.headers["location"] == "/admin/outbox?status=failed&done=retried"
+    shown = await nl.get(retried.headers["location"])
+    assert "Queued again: the message goes out with the next delivery." in shown.text
     rows = {r["id"]: r["status"] for r in await app.state.db.fetch_all(
         "SELECT id, status FROM outbox")}
     assert rows[ana_mail["id"]] == "pending" and rows[kim_mail["id"]] == "failed"
@@ -193,3 +226,27 @@ async def test_outbox_retry_of_a_sent_message_is_refused(app: Any, sign_in: Any,
                               data={"csrf_token": csrf_of(page.text)})
     assert answer.status_code == 409
     assert "This message was already sent." in answer.text
+
+
+async def test_outbox_names_kinds_and_dates_in_words(app: Any, sign_in: Any,
+                                                     programme: Any) -> None:
+    ana = await register(app, "hague", "Ana", "ana@example.org")
+    await sql(app, "UPDATE outbox SET kind = 'screening_cancelled', "
+                   "created_at = '2026-12-05T09:15:00Z', status = 'sent', "
+                   "sent_at = '2026-12-05T09:16:00Z' WHERE registration_id = ?", (ana["id"],))
+    admin = await sign_in("admin@example.org", role="admin", country=None)
+    page = (await admin.get("/admin/outbox")).text
+    assert "screening_cancelled" not in page
+    assert "Screening cancelled" in page
+    assert "5 Dec 2026, 09:15" in page and "Sent at 5 Dec 2026, 09:16" in page
+    assert not re.search(r"\d\d/\d\d/\d{4}|2026-12-05 09", page)
+
+
+async def test_door_figures_count_in_the_singular_and_plural(app: Any, sign_in: Any,
+                                                             hague_night: int) -> None:
+    admin = await sign_in("admin@example.org", role="admin", country=None)
+    page = (await admin.get(f"/admin/screenings/{hague_night}/attendees")).text
+    assert "1 registrations" not in page and "1 seats" not in page
+    assert "1 registration, 2 seats" in page  # checked in: Ana's party of 2
+    assert "1 registration, 1 seat" in page  # the walk-in
+    assert "4 registrations, 10 seats" in page  # confirmed: Ana, Bo, the walk-in, Cy

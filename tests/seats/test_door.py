@@ -160,7 +160,11 @@ async def test_check_in_once_then_refused_with_the_first_time(app: Any, sign_in:
                                                               hague: int) -> None:
     ticket = await register(app, "hague", "Ana Reyes", "ana@example.org", 2)
     nl = await sign_in("door-nl@example.org")
-    first = await door_check_in(nl, hague, ticket["token"])
+    posted = await door_check_in(nl, hague, ticket["token"])
+    assert posted.status_code == 303  # post/redirect/get: a reload does not post again
+    assert posted.headers["location"] == (f"/admin/screenings/{hague}/door?done=checked_in"
+                                          f"&r={ticket['id']}")
+    first = await nl.get(posted.headers["location"])
     assert first.status_code == 200
     assert "Checked in: Ana Reyes, 2 seats." in first.text
     row = await app.state.db.fetch_one("SELECT checked_in_at FROM registrations WHERE id = ?",
@@ -308,10 +312,21 @@ async def test_walk_in_is_added_and_checked_in_while_seats_remain(app: Any, sign
     nl = await sign_in("nl@example.org")
     door_url = f"/admin/screenings/{hague}/door"
     action = f"/admin/screenings/{hague}/door/walk-ins"
-    added = await post_form(nl, door_url, action, name="Walk In", seats="2", email="")
-    assert added.status_code == 200
-    assert "Walk-in added and checked in: Walk In, 2 seats." in added.text
+    posted = await post_form(nl, door_url, action, name="Walk In", seats="2", email="")
+    assert posted.status_code == 303  # post/redirect/get: a reload does not add it twice
     row = await app.state.db.fetch_one("SELECT * FROM registrations WHERE name = 'Walk In'")
+    assert posted.headers["location"] == f"{door_url}?done=walk_in&r={row['id']}"
+    added = await nl.get(posted.headers["location"])
+    assert "Walk-in added and checked in: Walk In, 2 seats." in added.text
+    assert 'role="status"' in added.text
+    # Reloading the page shows the notice again and adds nobody.
+    again = await nl.get(posted.headers["location"])
+    assert "Walk-in added and checked in: Walk In, 2 seats." in again.text
+    assert len(await app.state.db.fetch_all(
+        "SELECT 1 FROM registrations WHERE name = 'Walk In'")) == 1
+    # The notice names only a checked-in registration of this very screening.
+    other = await nl.get(f"{door_url}?done=walk_in&r={row['id'] + 999}")
+    assert "Walk-in added" not in other.text
     assert (row["status"], row["walk_in"], row["seats"], row["email"]) == ("confirmed", 1, 2, "")
     assert row["email_key"].startswith("walk-in:") and row["checked_in_at"] is not None
     audit_row = await app.state.db.fetch_one(
@@ -319,7 +334,8 @@ async def test_walk_in_is_added_and_checked_in_while_seats_remain(app: Any, sign
     assert audit_row["entity_id"] == row["id"]
     # A second walk-in without an email does not collide with the first; it fills the room.
     second = await post_form(nl, door_url, action, name="Second", seats="1")
-    assert second.status_code == 200
+    assert second.status_code == 303
+    second = await nl.get(second.headers["location"])
     assert "no seats are left for walk-ins" in second.text
     refused = await nl.post(action, data={"csrf_token": csrf_of(second.text), "name": "Late",
                                           "seats": "1"})

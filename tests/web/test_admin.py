@@ -121,9 +121,13 @@ async def test_organiser_cannot_open_a_screening_of_another_country(app: Any, nl
     screenings = await ids(app, "screenings")
     assert (await nl.get(f"/admin/screenings/{screenings['niamey']}")).status_code == 403
     status = await nl.get(f"/admin/screenings/{screenings['hague']}")
-    answer = await nl.post(f"/admin/screenings/{screenings['sydney']}/status",
-                           data={"csrf_token": csrf_of(status.text), "status": "cancelled"})
-    assert answer.status_code == 403
+    for confirmed in ({}, {"confirm": "1"}):
+        answer = await nl.post(f"/admin/screenings/{screenings['sydney']}/status",
+                               data={"csrf_token": csrf_of(status.text), "status": "cancelled",
+                                     **confirmed})
+        assert answer.status_code == 403
+    assert (await nl.get(f"/admin/screenings/{screenings['sydney']}/cancel")
+            ).status_code == 403
 
 
 async def test_organiser_edits_a_venue_of_their_country(app: Any, nl: Client) -> None:
@@ -548,8 +552,9 @@ async def test_cancelling_a_screening_tells_registrants_and_keeps_it_in_feeds(
     await register(app, hague, "one@example.org", seats=2)
     await register(app, hague, "two@example.org", seats=1)
     before = await one(app, "SELECT sequence, uid FROM screenings WHERE id = ?", hague)
-    answer = await post_form(nl, f"/admin/screenings/{hague}",
-                             f"/admin/screenings/{hague}/status", status="cancelled")
+    answer = await post_form(nl, f"/admin/screenings/{hague}/cancel",
+                             f"/admin/screenings/{hague}/status", status="cancelled",
+                             confirm="1")
     assert answer.status_code == 303
     assert answer.headers["location"].endswith("?done=cancel")
     cancelled = [r for k, r in await outbox_kinds(app, hague) if k == "screening_cancelled"]
@@ -561,6 +566,44 @@ async def test_cancelling_a_screening_tells_registrants_and_keeps_it_in_feeds(
     assert event is not None
     assert str(event["STATUS"]) == "CANCELLED"
     assert int(event["SEQUENCE"]) == before["sequence"] + 1
+
+
+async def test_cancelling_a_screening_asks_first_saying_how_many_are_told(
+        app: Any, nl: Client, admin: Client) -> None:
+    hague = (await ids(app, "screenings"))["hague"]
+    await register(app, hague, "one@example.org", seats=2)
+    await register(app, hague, "two@example.org", seats=1)
+    edit = await nl.get(f"/admin/screenings/{hague}")
+    assert f'href="/admin/screenings/{hague}/cancel"' in edit.text
+    # The button of old (a post without confirmation) cancels nothing: it is sent to ask.
+    answer = await post_form(nl, f"/admin/screenings/{hague}",
+                             f"/admin/screenings/{hague}/status", status="cancelled")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/admin/screenings/{hague}/cancel"
+    assert (await one(app, "SELECT status FROM screenings WHERE id = ?", hague)
+            )["status"] == "scheduled"
+    assert [k for k, _ in await outbox_kinds(app, hague) if k == "screening_cancelled"] == []
+    asking = await nl.get(answer.headers["location"])
+    assert asking.status_code == 200
+    assert "2 registrants will be told by mail" in asking.text
+    assert 'name="confirm" value="1"' in asking.text
+    # One registrant: the singular.
+    sydney = (await ids(app, "screenings"))["sydney"]
+    await register(app, sydney, "solo@example.org")
+    assert "1 registrant will be told by mail" in (
+        await admin.get(f"/admin/screenings/{sydney}/cancel")).text
+
+
+async def test_screening_pages_give_the_time_without_seconds_and_the_month_in_words(
+        app: Any, nl: Client) -> None:
+    hague = (await ids(app, "screenings"))["hague"]
+    for path in (f"/admin/screenings/{hague}", "/admin/screenings"):
+        page = (await nl.get(path)).text
+        times_shown = re.findall(r"<time [^>]*>([^<]*)</time>", page)
+        assert times_shown, path
+        assert not any(re.search(r"\d:\d\d:\d\d|\d/\d", t) for t in times_shown), times_shown
+        assert any(re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d$", t)
+                   for t in times_shown), times_shown
 
 
 async def test_changing_only_the_notes_leaves_calendars_and_mail_alone(app: Any, nl: Client

@@ -24,9 +24,13 @@ WIDTHS = (1280, 390)
 # rounding aside); the page's own width must not exceed the window either.
 OVERFLOW = """() => {
   const width = window.innerWidth;
+  // Folded parts (the phone's filters) opened, as a reader would open them.
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
   const out = [...document.querySelectorAll('body *')].filter(e => {
     const r = e.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && (r.left < -1 || r.right > width + 1);
+    // Only what is shown: not the content of a closed <details> (content-visibility).
+    return e.checkVisibility() && r.width > 0 && r.height > 0
+      && (r.left < -1 || r.right > width + 1);
   }).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
   return {scroll: document.scrollingElement.scrollWidth, width, out: out.slice(0, 10)};
 }"""

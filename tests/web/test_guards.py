@@ -13,12 +13,13 @@ from starlette.routing import Mount, Route
 from tests.helpers import csrf_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-SAMPLE_PARAMS = {"id": "1", "token": "t" * 32, "cc": "NL", "city": "the-hague"}
+SAMPLE_PARAMS = {"id": "1", "token": "t" * 32, "cc": "NL", "city": "the-hague", "rid": "1"}
 
 
 def is_organiser_path(path: str) -> bool:
     return (path.startswith(("/admin/", "/api/v1/admin/"))
-            and path not in ("/admin/login", "/admin/logout"))
+            and path not in ("/admin/login", "/admin/logout", "/admin/login/code",
+                             "/admin/invite/{token}"))
 
 
 def is_public_api(path: str) -> bool:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FRENCH = {
     "Find a screening": "Trouver une séance",
     "Programme": "Programme",
-    "Film title": "Titre du film",
+    "Search": "Rechercher",
 }
 
 
@@ -51,7 +51,7 @@ async def test_accept_language_picks_a_supported_locale(
             ).text
     assert '<html lang="fr" dir="ltr">' in html
     assert "Trouver une séance" in html
-    assert '<label for="f-q">Titre du film</label>' in html
+    assert '<label for="f-q">Rechercher</label>' in html
 
 
 async def test_unsupported_language_falls_back_to_english(

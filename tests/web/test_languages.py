@@ -33,7 +33,10 @@ FRENCH = {
     "Your ticket: ": "Votre billet : ",
     "Global Migration Film Festival – my ticket": "Festival – mon billet",
     "Global Migration Film Festival – my registrations": "Festival – mes inscriptions",
-    "Your seat for %(title)s is confirmed": "Votre place pour %(title)s est confirmée",
+    ("Your seat for %(title)s is confirmed", "Your %(num)d seats for %(title)s are confirmed"):
+        ("Votre place pour %(title)s est confirmée",
+         "Vos %(num)d places pour %(title)s sont confirmées",
+         "Vos %(num)d places pour %(title)s sont confirmées"),
 }
 
 

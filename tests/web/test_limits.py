@@ -218,7 +218,8 @@ def test_the_limits_are_declared_on_the_public_write_routes(app: Any) -> None:
     declared = {r.name: getattr(r, "limits", ()) for r in app.routes if hasattr(r, "name")}
     assert {name: buckets for name, buckets in declared.items() if buckets} == {
         "register": ("register",), "api_registrations": ("register",),
-        "lost_ticket": ("lost_ticket",), "admin_login": ("sign_in",)}
+        "lost_ticket": ("lost_ticket",), "admin_login": ("sign_in",),
+        "admin_login_code": ("sign_in",), "admin_invite": ("sign_in",)}
 
 
 # --- who is a client -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from festival.core import links
 
 SAMPLE = {"ticket": {"token": "t" * 32}, "ticket_confirm": {"token": "t" * 32},
           "my_registrations": {"secret": "s" * 32}, "feed_my": {"secret": "s" * 32},
-          "screening": {"id": 7}}
+          "screening": {"id": 7}, "admin_invite": {"token": "i" * 43}}
 
 
 def test_every_link_outside_a_request_is_the_named_route(app: Any) -> None:

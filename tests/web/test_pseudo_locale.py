@@ -34,6 +34,7 @@ from babel.support import Translations
 
 from festival.core import i18n, times
 from festival.mail import compose, outbox
+from festival.programme import places
 from festival.seats import registrations
 from festival.web import templating
 from tests.helpers import BASE_URL, csrf_of, ids, post_form, sql
@@ -168,6 +169,8 @@ async def data_texts(app: Any) -> set[str]:
     for row in await app.state.db.fetch_all("SELECT starts_at, ends_at, timezone FROM screenings"):
         for instant in (row["starts_at"], row["ends_at"]):
             texts.add(i18n.zone_label(times.to_local(instant, row["timezone"])))
+    # The IANA names a venue's time zone is picked from: identifiers, like keys.
+    texts.update(name for _region, names in places.zone_groups() for name in names)
     return texts
 
 
@@ -220,7 +223,7 @@ async def public_pages(app: Any, client: httpx.AsyncClient) -> dict[str, str]:
         answer = await post_form(client, path, f"{path}/register", name=who.title(),
                                  email=f"{who}@example.org", seats="1")
         assert answer.status_code == 303, answer.text
-        tokens[who] = answer.headers["location"].rsplit("/", 1)[1]
+        tokens[who] = answer.headers["location"].split("?")[0].rsplit("/", 1)[1]
     page = await client.get(f"/tickets/{tokens['dee']}")
     await client.post(f"/tickets/{tokens['dee']}/cancel",
                       data={"csrf_token": csrf_of(page.text)})
@@ -229,7 +232,7 @@ async def public_pages(app: Any, client: httpx.AsyncClient) -> dict[str, str]:
         pages[f"ticket of {who}"] = pages.pop(f"/tickets/{token}")
     again = await post_form(client, hague, f"{hague}/register", name="Ana",
                             email="ana@example.org", seats="1")
-    pages["registered again"] = again.text
+    pages["registered again"] = (await client.get(again.headers["location"])).text
     secret = await app.state.db.fetch_one("SELECT secret FROM attendees WHERE email_key = ?",
                                           ("ana@example.org",))
     await get(f"/my/{secret['secret']}")
@@ -240,7 +243,7 @@ async def public_pages(app: Any, client: httpx.AsyncClient) -> dict[str, str]:
     mexico = f"/screenings/{screenings['mexico-late']}"
     held = await post_form(client, mexico, f"{mexico}/register", name="Eve",
                            email="eve@example.org", seats="2")
-    token = held.headers["location"].rsplit("/", 1)[1]
+    token = held.headers["location"].split("?")[0].rsplit("/", 1)[1]
     pages["held ticket"] = (await client.get(f"/tickets/{token}")).text
     code = await app.state.db.fetch_one("SELECT confirm_code FROM registrations WHERE token = ?",
                                         (token,))
@@ -280,8 +283,11 @@ async def organiser_pages(app: Any, admin: httpx.AsyncClient) -> dict[str, str]:
                                      starts_at="2099-12-30T19:00", ends_at="2099-12-30T18:00",
                                      capacity="-3", language="??")
     pages["screening form refused"] = screening_form.text
-    await post_form(admin, f"/admin/screenings/{screenings['sydney']}",
-                    f"/admin/screenings/{screenings['sydney']}/status", status="cancelled")
+    pages["cancel asked"] = (await admin.get(
+        f"/admin/screenings/{screenings['sydney']}/cancel")).text
+    await post_form(admin, f"/admin/screenings/{screenings['sydney']}/cancel",
+                    f"/admin/screenings/{screenings['sydney']}/status", status="cancelled",
+                    confirm="1")
     venue_form = await post_form(admin, "/admin/venues/new", name="", country="XX",
                                  timezone="Mars/Olympus", capacity="")
     pages["venue form refused"] = venue_form.text

@@ -69,6 +69,23 @@ async def test_programme_groups_screenings_by_venue_local_day(
     assert "Sunday, 6 December 2099" in days["2099-12-06"]
 
 
+async def test_an_edition_that_has_ended_says_so_and_points_to_the_demo(
+        client: httpx.AsyncClient, programme: dict[str, Any], app: Any) -> None:
+    ids = await screening_ids(app)
+    assert "This edition has ended" not in (await client.get("/")).text
+    async with app.state.db.transaction() as conn:
+        await execute(conn, "UPDATE editions SET starts_on = '2016-12-05', "
+                            "ends_on = '2016-12-18'")
+        await execute(conn, "UPDATE screenings SET starts_at = '2016-12-13T18:00:00Z', "
+                            "ends_at = '2016-12-13T20:00:00Z' WHERE id = ?", (ids["hague"],))
+    page = (await client.get("/")).text
+    assert "This edition has ended" in page
+    assert '<bdi dir="ltr">festival demo</bdi>' in page
+    screening = (await client.get(f"/screenings/{ids['hague']}")).text
+    assert "has taken place, so registration is closed" in screening
+    assert "already started" not in screening
+
+
 async def test_programme_shows_local_time_with_zone(
         client: httpx.AsyncClient, programme: dict[str, Any], app: Any) -> None:
     ids = await screening_ids(app)
@@ -118,7 +135,7 @@ async def test_programme_form_keeps_the_chosen_filters(
     assert 'name="q" type="search" value="wall"' in html
     assert 'name="step_free" type="checkbox" value="1" checked' in html
     assert '<option value="2099-12-13" selected>' in html
-    assert "1 screening matches your search." in html
+    assert "1 screening on Sunday, 13 December 2099 matches your search." in html
     assert "Clear filters" in html
 
 

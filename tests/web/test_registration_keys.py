@@ -161,6 +161,9 @@ async def test_no_answer_reached_with_a_token_or_an_address_holds_the_secret(
     form = await client.post(f"/screenings/{ids['hague']}/register",
                              data={"name": "Ana", "email": "ana@example.org", "seats": "1",
                                    "csrf_token": csrf_of(page.text)})
+    assert form.status_code == 303  # to the screening page, which says it went by mail
+    assert secret not in str(form.headers) and token not in str(form.headers)
+    form = await client.get(form.headers["location"])
     lost_page = await client.get("/tickets/lost")
     lost = await client.post("/tickets/lost", data={"email": "ana@example.org",
                                                     "csrf_token": csrf_of(lost_page.text)})

@@ -35,7 +35,8 @@ async def test_form_registers_and_redirects_to_the_ticket(app, client, ids):
     answer = await register_by_form(client, ids["hague"])
 
     assert answer.status_code == 303
-    assert re.fullmatch(r"/tickets/[A-Za-z0-9_-]{32,}", answer.headers["location"])
+    # ?sent=1: the ticket then says where its mail went (test_ticket_says_where_its_mail_went)
+    assert re.fullmatch(r"/tickets/[A-Za-z0-9_-]{32,}\?sent=1", answer.headers["location"])
     ticket = await client.get(answer.headers["location"])
     assert ticket.status_code == 200
     assert "Your 2 seats are confirmed." in ticket.text
@@ -46,7 +47,7 @@ async def test_form_registers_and_redirects_to_the_ticket(app, client, ids):
 async def test_screening_page_offers_the_form_with_seats_left(client, ids):
     page = await client.get(f"/screenings/{ids['hague']}")
 
-    assert f'action="/screenings/{ids["hague"]}/register"' in page.text
+    assert f'action="/screenings/{ids["hague"]}/register#register"' in page.text
     assert "120 seats are still free." in page.text
     assert '<option value="4">4</option>' in page.text and 'value="5"' not in page.text
 
@@ -168,16 +169,42 @@ async def test_ticket_of_a_waitlisted_party_shows_its_place(app, client, ids):
     assert "<svg" not in ticket.text and "once your seat is confirmed" in ticket.text
 
 
+async def test_waitlisted_ticket_is_titled_so_and_its_calendar_file_is_tentative(
+        app, client, ids):
+    await set_capacity(app, ids["hague"], 1)
+    confirmed = await register_by_form(client, ids["hague"], seats="1")
+    answer = await register_by_form(client, ids["hague"], email="cy@example.org", seats="1")
+    ticket = await client.get(answer.headers["location"])
+    assert "<title>Your place on the waitlist" in ticket.text
+    assert "<h1>Your place on the waitlist</h1>" in ticket.text
+    link = re.search(r'<a class="button button--secondary" href="([^"]+)" download>'
+                     r'Add this screening to your calendar', ticket.text).group(1)
+    download = await client.get(link.replace("&amp;", "&"))
+    assert download.status_code == 200
+    assert "STATUS:TENTATIVE" in download.text and "STATUS:CONFIRMED" not in download.text
+    # A confirmed ticket is still titled a ticket, and its file says CONFIRMED.
+    mine = await client.get(confirmed.headers["location"])
+    assert "<h1>Your ticket</h1>" in mine.text
+    link = re.search(r'<a class="button button--secondary" href="([^"]+)" download>'
+                     r'Add this screening to your calendar', mine.text).group(1)
+    assert "STATUS:CONFIRMED" in (await client.get(link.replace("&amp;", "&"))).text
+
+
 async def test_form_same_email_again_mails_the_ticket_instead_of_showing_it(app, client, ids):
     first = await register_by_form(client, ids["hague"])
     token = first.headers["location"].rsplit("/", 1)[1]
 
     again = await register_by_form(client, ids["hague"], email=" ANA@example.org", seats="4")
 
-    # Whoever knows an address must not get its ticket: the page says it went by mail.
-    assert again.status_code == 200
-    assert "already registered for this screening" in again.text
-    assert token not in again.text
+    # Whoever knows an address must not get its ticket: the page says it went by mail,
+    # in the registration block (post/redirect/get: a reload does not send it again).
+    assert again.status_code == 303
+    assert again.headers["location"] == (f"/screenings/{ids['hague']}"
+                                         "?notice=already-registered#register")
+    shown = await client.get(again.headers["location"])
+    block = shown.text[shown.text.index('id="register"'):]
+    assert block.index("already registered for this screening") < block.index("<form")
+    assert token not in shown.text
     # The confirmation queued a moment ago stands for the re-sent link: no mail flood.
     assert await written(app) == (1, 1)
 
@@ -219,7 +246,7 @@ async def test_ticket_page_escapes_what_the_attendee_typed(client, ids):
 
 async def test_ticket_page_links_to_the_calendar(client, ids):
     answer = await register_by_form(client, ids["hague"])
-    token = answer.headers["location"].rsplit("/", 1)[1]
+    token = answer.headers["location"].split("?")[0].rsplit("/", 1)[1]
     ticket = await client.get(answer.headers["location"])
 
     assert f'href="/screenings/{ids["hague"]}.ics"' in ticket.text
@@ -238,11 +265,11 @@ async def test_cancel_button_cancels_and_promotes_the_next_in_line(app, client, 
     waiting = await register_by_form(client, ids["hague"], email="bo@example.org")
     ticket = await client.get(first.headers["location"])
     assert "Yes, cancel my registration" in ticket.text
+    path = first.headers["location"].split("?")[0]
 
-    answer = await client.post(f"{first.headers['location']}/cancel",
-                               data={"csrf_token": csrf_of(ticket.text)})
+    answer = await client.post(f"{path}/cancel", data={"csrf_token": csrf_of(ticket.text)})
 
-    assert answer.status_code == 303 and answer.headers["location"] == first.headers["location"]
+    assert answer.status_code == 303 and answer.headers["location"] == path
     cancelled = await client.get(first.headers["location"])
     assert "This registration is cancelled." in cancelled.text
     assert "<svg" not in cancelled.text and "Yes, cancel" not in cancelled.text
@@ -253,7 +280,7 @@ async def test_cancel_button_cancels_and_promotes_the_next_in_line(app, client, 
 async def test_cancel_with_a_forged_csrf_token_is_403_and_keeps_the_seats(app, client, ids):
     first = await register_by_form(client, ids["hague"])
 
-    answer = await client.post(f"{first.headers['location']}/cancel",
+    answer = await client.post(f"{first.headers['location'].split('?')[0]}/cancel",
                                data={"csrf_token": "forged"})
 
     assert answer.status_code == 403

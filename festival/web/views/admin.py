@@ -22,8 +22,8 @@ from starlette.routing import BaseRoute, Route
 
 from festival.core import times
 from festival.core.errors import Conflict, RateLimited, ValidationError, _
-from festival.core.i18n import translations_of
-from festival.organisers import accounts
+from festival.core.i18n import by_country_name, country_name, translations_of
+from festival.organisers import accounts, invites
 from festival.programme import catalogue, queries, screenings
 from festival.programme.fields import Field
 from festival.web.guards import client_of, signed_in
@@ -43,6 +43,16 @@ DONE = {
     "unlocked": _("Unlocked: the account can be signed in to again from everywhere."),
     "password": _("The password is set. The account's sessions have ended: it signs in "
                   "again with the new password."),
+    "invited": _("The invitation is on its way: its link works once, for 72 hours."),
+    "invite_revoked": _("The invitation is withdrawn: its link no longer works."),
+    "totp_reset": _("Two-step sign-in is off for that account: it signs in with its "
+                    "password alone until it turns it on again."),
+    "totp_on": _("Two-step sign-in is on: from now on, signing in asks for a code from "
+                 "your app."),
+    "totp_off": _("Two-step sign-in is off."),
+    "deleted": _("Deleted."),
+    "poster": _("The poster is saved: it shows on the film's page and its screenings' pages."),
+    "poster_removed": _("The poster is removed."),
 }
 SCREENING_FORM = {n: f for n, f in screenings.SCREENING.items() if n != "status"}
 
@@ -144,6 +154,14 @@ async def login(request: Request) -> Response:
         return render(request, "admin/login.html",
                       {"next": target, "email": email, "error": gettext(exc.message)},
                       status_code=exc.status, headers={**PRIVATE_HEADERS, **exc.headers})
+    except accounts.SecondFactorRequired as second:
+        # The password was right; the session waits for the code (views.security).
+        from festival.web.views.security import set_challenge_cookie
+        response = RedirectResponse(
+            f"{request.app.url_path_for('admin_login_code')}?{urlencode({'next': target})}",
+            303)
+        set_challenge_cookie(request, response, second.challenge)
+        return response
     # A new session for every sign-in: a session id planted before it is worthless.
     await accounts.sign_out(request.app.state.db, accounts.session_token(request))
     response = RedirectResponse(target, 303)
@@ -168,8 +186,9 @@ async def organiser_accounts(request: Request, *, status_code: int = 200,
     password. `errors`: a refused password form's message, by account id."""
     organiser = signed_in(request)
     rows = await accounts.list_organisers(request.app.state.db)
+    pending = await invites.list_invites(request.app.state.db)
     return page(request, organiser, "admin/organisers.html",
-                {"accounts": rows, "errors": errors or {}, "error": error},
+                {"accounts": rows, "errors": errors or {}, "error": error, "invites": pending},
                 status_code=status_code)
 
 
@@ -241,7 +260,8 @@ async def screening_list(request: Request) -> Response:
     wanted = wanted if wanted in ("draft", "scheduled", "cancelled") else ""
     rows = [] if edition is None else await screenings.list_screenings(
         request.app.state.db, organiser, edition["id"], status_is=wanted)
-    countries = sorted({s["country"] for s in rows})
+    countries = [(code, country_name(code))
+                 for code in by_country_name({s["country"] for s in rows})]
     country = query.get("country", "").strip().upper()
     title = query.get("q", "").strip()[:200]
     narrowed = queries.Filters(country=country, q=title)
@@ -320,6 +340,12 @@ async def screening_status(request: Request) -> Response:
     form = await request.form()
     screening_id = request.path_params["id"]
     wanted = form.get("status")
+    if wanted == "cancelled" and form.get("confirm") != "1":
+        # Cancelling mails every registrant: it is done from the page that says how many
+        # (to those who may manage the screening: Forbidden otherwise).
+        await screenings.get_screening(request.app.state.db, organiser, screening_id)
+        return RedirectResponse(request.app.url_path_for("admin_screening_cancel",
+                                                         id=screening_id), 303)
     try:
         saved = await screenings.update_screening(
             request.app.state.db, organiser, screening_id, {"status": wanted},
@@ -332,6 +358,15 @@ async def screening_status(request: Request) -> Response:
                      **await _choices(request, organiser)}, status_code=422)
     done = saved.action if saved.action in DONE else "saved"
     return redirect(request, "admin_screening", done, id=screening_id)
+
+
+async def screening_cancel(request: Request) -> Response:
+    """Asks to confirm a cancellation, saying how many registrants will be mailed; its
+    form posts to `screening_status` with `confirm=1`."""
+    organiser = signed_in(request)
+    screening = await screenings.screening_to_cancel(request.app.state.db, organiser,
+                                                     request.path_params["id"])
+    return page(request, organiser, "admin/screening_cancel.html", {"screening": screening})
 
 
 # --- venues, films, guests -----------------------------------------------------------------
@@ -347,6 +382,8 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
         return page(request, organiser, f"admin/{plural}.html", {"rows": rows})
 
     async def form_page(request: Request) -> Response:
+        from festival.web.views import catalogue_pages  # it builds on this module's pages
+
         organiser = signed_in(request)
         db = request.app.state.db
         row_id = request.path_params.get("id")
@@ -355,14 +392,17 @@ def _kind_routes(kind: str) -> tuple[BaseRoute, ...]:
             values = stored_values(dict(row)) if row else {"listed": True,
                                                            "country": organiser["country"]}
             return page(request, organiser, f"admin/{kind}_form.html",
-                        {"row": row, "values": values, "errors": {}})
+                        {"row": row, "values": values, "errors": {},
+                         **await catalogue_pages.form_extras(request, kind, row)})
         form = await request.form()
         try:
             saved = await catalogue.save_row(db, organiser, kind, row_id, form_input(form, spec))
         except ValidationError as exc:
             return page(request, organiser, f"admin/{kind}_form.html",
                         {"row": row, "values": form_values(form, spec), "errors": exc.fields,
-                         "error": gettext(exc.message)}, status_code=422)
+                         "error": gettext(exc.message),
+                         **await catalogue_pages.form_extras(request, kind, row)},
+                        status_code=422)
         done = {"create": "created", "update": "saved"}.get(saved.action, "unchanged")
         return redirect(request, f"admin_{kind}", done, id=saved.id)
 
@@ -445,6 +485,7 @@ organiser_routes: list[BaseRoute] = [
           name="admin_screening"),
     Route("/admin/screenings/{id:int}/status", screening_status, methods=["POST"],
           name="admin_screening_status"),
+    Route("/admin/screenings/{id:int}/cancel", screening_cancel, name="admin_screening_cancel"),
     *_kind_routes("venue"),
     *_kind_routes("film"),
     *_kind_routes("guest"),

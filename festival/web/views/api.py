@@ -19,7 +19,7 @@ from starlette.routing import Route
 from festival.core import times
 from festival.core.errors import _
 from festival.core.i18n import current_locale, localize
-from festival.programme import queries
+from festival.programme import queries, search
 from festival.seats import registrations
 from festival.web import templating
 from festival.web.openapi import SPEC
@@ -78,8 +78,13 @@ async def list_screenings(request: Request) -> JSONResponse:
     edition = await queries.edition_by_key(
         db, request.query_params.get("edition", "").strip() or None)  # empty: the current
     cache: queries.ScreeningCache = request.app.state.screening_cache
-    screenings = await cache.with_seats(db, edition["id"],
-                                        await cache.screenings(db, edition["id"]))
+    screenings = await cache.screenings(db, edition["id"])
+    # ?q= searches as the programme page does (titles, guests, cities, debates).
+    filters = await search.resolve(db, queries.Filters(
+        q=request.query_params.get("q", "").strip()[:100]))
+    if filters.q:
+        screenings = [s for s in screenings if filters.matches(s)]
+    screenings = await cache.with_seats(db, edition["id"], screenings)
     return JSONResponse([screening_json(localize(s)) for s in screenings],
                         headers=language_headers())
 

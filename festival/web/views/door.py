@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from babel import Locale
 from babel.numbers import format_percent
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from festival.core import times
@@ -72,9 +73,10 @@ def checked_in_sentence(r: dict[str, Any]) -> str:
 # --- attendee list and CSV -----------------------------------------------------------------
 
 async def attendee_list(request: Request) -> Response:
-    organiser = signed_in(request)
-    data = await door.attendees(request.app.state.db, organiser, request.path_params["id"])
-    return page(request, organiser, "admin/door/attendees.html", data)
+    # With the forms that manage each registration (festival.web.views.management).
+    from festival.web.views import management
+
+    return await management.attendee_page(request)
 
 
 async def attendee_csv(request: Request) -> Response:
@@ -103,6 +105,8 @@ async def door_page(request: Request, *, organiser: dict[str, Any] | None = None
             results = await door.find(db, organiser, screening_id, query)
         except door.WrongScreening as exc:
             extra.setdefault("outcome", _outcome(exc))
+    if "outcome" not in extra:
+        extra.update(_done(request, data))
     context = {**data, "query": query, "results": results, "form": {}, "errors": {}, **extra}
     return page(request, organiser, "admin/door/door.html", context, status_code=status_code)
 
@@ -131,18 +135,36 @@ async def door_check_in(request: Request) -> Response:
     except (Conflict, NotFound) as exc:
         return await door_page(request, organiser=organiser, status_code=exc.status,
                                outcome=_outcome(exc))
-    return await _admitted(request, organiser, registration, templating.ngettext(
-        "Checked in: %(name)s, %(num)d seat.", "Checked in: %(name)s, %(num)d seats.",
-        registration["seats"]))
+    return _admitted(request, registration, "checked_in")
 
 
-async def _admitted(request: Request, organiser: dict[str, Any], registration: dict[str, Any],
-                    sentence: str) -> Response:
-    """The door again, telling who just came in: `sentence` (already chosen for the
-    party's number of seats) names them with %(name)s and %(num)d."""
+def _admitted(request: Request, registration: dict[str, Any], done: str) -> Response:
+    """Post/redirect/get: back to the door (a reload does not post again), which tells who
+    just came in (`done`: 'checked_in' or 'walk_in', and the registration's id)."""
+    target = request.app.url_path_for("admin_door", id=request.path_params["id"])
+    return RedirectResponse(f"{target}?{urlencode({'done': done, 'r': registration['id']})}",
+                            status_code=303)
+
+
+def _done(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The door's notice after a redirect from a check-in or walk-in: who came in, found
+    among this screening's checked-in registrations (nothing for any other id)."""
+    done = request.query_params.get("done")
+    rid = whole_number(_text(request.query_params.get("r"), 9))
+    registration = next((r for r in data["confirmed"]
+                         if r["id"] == rid and r["checked_in_at"]), None)
+    if done not in ("checked_in", "walk_in") or registration is None:
+        return {}
+    if done == "walk_in":
+        sentence = templating.ngettext("Walk-in added and checked in: %(name)s, %(num)d seat.",
+                                       "Walk-in added and checked in: %(name)s, %(num)d seats.",
+                                       registration["seats"])
+    else:
+        sentence = templating.ngettext("Checked in: %(name)s, %(num)d seat.",
+                                       "Checked in: %(name)s, %(num)d seats.",
+                                       registration["seats"])
     message = sentence % {"name": registration["name"], "num": registration["seats"]}
-    return await door_page(request, organiser=organiser,
-                           outcome={"ok": True, "message": message, "registration": registration})
+    return {"outcome": {"ok": True, "message": message, "registration": registration}}
 
 
 async def door_walk_in(request: Request) -> Response:
@@ -165,9 +187,7 @@ async def door_walk_in(request: Request) -> Response:
     except Conflict as exc:
         return await door_page(request, organiser=organiser, status_code=409, form=values,
                                outcome=_outcome(exc))
-    return await _admitted(request, organiser, registration, templating.ngettext(
-        "Walk-in added and checked in: %(name)s, %(num)d seat.",
-        "Walk-in added and checked in: %(name)s, %(num)d seats.", registration["seats"]))
+    return _admitted(request, registration, "walk_in")
 
 
 # --- the check-in API for door scanners ----------------------------------------------------

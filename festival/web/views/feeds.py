@@ -344,7 +344,7 @@ async def subscribe(request: Request) -> Response:
     edition = await queries.edition_by_key(db, _edition_key(request))
     screenings = await queries.list_screenings(db, edition["id"])
     venues = {s["venue_id"]: s for s in screenings}
-    countries = sorted({s["country"] for s in screenings})
+    countries = i18n.by_country_name({s["country"] for s in screenings})
     cities = sorted({s["city"] for s in screenings})
     feeds = {
         "festival": feed_urls(request, "feed_festival"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlencode
@@ -23,13 +23,15 @@ from babel import Locale
 from babel.dates import format_interval
 from babel.numbers import format_decimal
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from festival.calendar import google
 from festival.core import times
-from festival.core.i18n import localize
+from festival.core.errors import _
+from festival.core.i18n import by_country_name, localize
 from festival.core.text import city_slug
-from festival.programme import queries
+from festival.programme import posters, queries, search
 from festival.seats import registrations
 from festival.web.templating import format_locale, gettext, render
 from festival.web.views import optional_path, paged, whole_number
@@ -38,6 +40,12 @@ PAGE_SIZE = 200
 FILTER_PARAMS = ("q", "country", "city", "date", "language", "subtitles", "step_free",
                  "sign_interpretation", "captioned_debate")
 ACCESS_FLAGS = ("step_free", "sign_interpretation", "captioned_debate")
+# Shown (after a redirect to ?notice=already-registered#register) when the registration
+# form is sent again with a known address: the ticket goes to that mailbox only.
+ALREADY_REGISTERED = _(
+    "This email address is already registered for this screening. Its ticket link is in "
+    "the email we sent to it (sent again unless it went out a few minutes ago): please "
+    "check that inbox, and its spam folder.")
 
 
 # --- input --------------------------------------------------------------------------------
@@ -83,7 +91,7 @@ def filter_choices(screenings: list[dict[str, Any]],
     languages |= {s["language"] for s in screenings if s["language"]}
     by_name = helpers["language_name"]
     return {
-        "countries": sorted({s["country"] for s in screenings}, key=helpers["country_name"]),
+        "countries": by_country_name({s["country"] for s in screenings}),
         "cities": sorted({s["city"] for s in screenings}),
         "days": sorted({s["local_date"] for s in screenings}),
         "languages": sorted(languages, key=by_name),
@@ -182,7 +190,7 @@ async def index(request: Request) -> Response:
     db = request.app.state.db
     edition_key = _edition_key(request)
     edition = await queries.edition_by_key(db, edition_key)
-    filters = parse_filters(request.query_params)
+    filters = await search.resolve(db, parse_filters(request.query_params))
     cache: queries.ScreeningCache = request.app.state.screening_cache
     screenings = await cache.screenings(db, edition["id"])
     helpers = template_helpers(request)
@@ -195,6 +203,9 @@ async def index(request: Request) -> Response:
         **helpers,
         "edition": edition,
         "edition_key": edition_key,
+        # Over everywhere (a day's margin for the zones behind UTC): nothing to try.
+        "edition_ended": str(edition["ends_on"])
+        < (times.utc_now().date() - timedelta(days=1)).isoformat(),
         "editions": await queries.list_editions(db),
         "filters": filters,
         "filtering": any(request.query_params.get(p) for p in FILTER_PARAMS),
@@ -211,13 +222,20 @@ async def render_screening(request: Request, screening: dict[str, Any],
                            status_code: int = 200, **extra: Any) -> Response:
     """The screening page, also for views that show it again (e.g. a registration form
     with errors: pass `errors=`, `form=` and the like in `extra`)."""
-    return page(request, "public/screening.html", {"screening": localize(screening), **extra},
-                status_code=status_code)
+    shown = localize(screening)
+    return page(request, "public/screening.html", {
+        "screening": shown,
+        "poster": await posters.about(request.app.state.db, screening["film_id"]),
+        "google_calendar": None if shown["status"] == "cancelled" else google.calendar_url(
+            shown, request.app.state.settings.base_url),
+        **extra}, status_code=status_code)
 
 
 async def screening_detail(request: Request) -> Response:
     screening = await queries.get_screening(request.app.state.db, request.path_params["id"])
-    return await render_screening(request, screening,
+    notice = (ALREADY_REGISTERED
+              if request.query_params.get("notice") == "already-registered" else None)
+    return await render_screening(request, screening, registration_notice=notice,
                                   booking=registrations.booking_state(screening))
 
 
@@ -241,12 +259,20 @@ async def film_detail(request: Request) -> Response:
         db, edition["id"], queries.Filters(film_id=film["id"]))
     return page(request, "public/film.html", {
         "film": localize(film), "edition": edition,
+        "poster": await posters.about(db, film["id"]),
         "groups": group_by_day([localize(s) for s in screenings]),
         "count": len(screenings)})
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page links: the icon is an SVG file."""
+    return RedirectResponse(request.app.url_path_for("static", path="favicon.svg"),
+                            status_code=301)
+
+
 routes = [
     Route("/", index, name="programme"),
+    Route("/favicon.ico", favicon, name="favicon"),
     Route("/screenings/{id:int}", screening_detail, name="screening"),
     Route("/venues/{id:int}", venue_detail, name="venue"),
     Route("/films/{id:int}", film_detail, name="film"),

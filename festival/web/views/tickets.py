@@ -21,19 +21,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from festival.calendar import google
 from festival.core import times
-from festival.core.errors import Conflict, RegistrationClosed, ValidationError, _
+from festival.core.errors import Conflict, RegistrationClosed, ValidationError
 from festival.core.i18n import localize
+from festival.core.text import masked_email
+from festival.mail import outbox
 from festival.programme import queries
 from festival.seats import registrations
 from festival.web import templating
 from festival.web.templating import render
 from festival.web.views import PRIVATE_HEADERS, form_number, optional_path, public
 
-ALREADY_REGISTERED = _(
-    "This email address is already registered for this screening. Its ticket link is in "
-    "the email we sent to it (sent again unless it went out a few minutes ago): please "
-    "check that inbox, and its spam folder.")
+ALREADY_REGISTERED = public.ALREADY_REGISTERED
 
 
 
@@ -66,9 +66,12 @@ async def register(request: Request) -> Response:
                                     registration_error=exc.message)
     if not created:
         # Whoever typed this address may not own it: the ticket goes to the mailbox only.
-        return await screening_page(request, screening_id, status_code=200, form={},
-                                    registration_notice=ALREADY_REGISTERED)
-    return RedirectResponse(ticket_path(request, registration["token"]), status_code=303)
+        # Post/redirect/get to the registration block, where the page says so.
+        target = request.app.url_path_for("screening", id=screening_id)
+        return RedirectResponse(f"{target}?notice=already-registered#register", status_code=303)
+    # ?sent=1: the ticket page then says where its mail went (and whether it did).
+    return RedirectResponse(ticket_path(request, registration["token"]) + "?sent=1",
+                            status_code=303)
 
 
 def ticket_path(request: Request, token: str) -> str:
@@ -111,11 +114,33 @@ async def ticket(request: Request) -> Response:
         # once confirmed.
         "qr_svg": None if registration["status"] != "confirmed" else qr_svg(
             ticket_url, templating.gettext("Ticket for %(title)s") % {"title": screening["title"]}),
-        "screening_ics": optional_path(request, "screening_ics", id=screening["id"]),
+        # Waiting or held: the ticket's own one-event feed, which says TENTATIVE (the
+        # screening's public file would say CONFIRMED).
+        "screening_ics": optional_path(request, "feed_ticket", token=token)
+        if registration["status"] in ("waitlisted", "held")
+        else optional_path(request, "screening_ics", id=screening["id"]),
+        "google_calendar": None if screening["status"] == "cancelled" else google.calendar_url(
+            screening, request.app.state.settings.base_url,
+            note=templating.gettext("Your ticket: %(url)s") % {"url": ticket_url}),
         "ticket_feed": optional_path(request, "feed_ticket", token=token),
         **hold_details(registration, screening),
+        **await mail_notice(request, registration),
     }
     return render(request, "public/ticket.html", context, headers=PRIVATE_HEADERS)
+
+
+async def mail_notice(request: Request, registration: dict[str, Any]) -> dict[str, Any]:
+    """Right after registering (?sent=1), what became of the ticket's mail, as the outbox
+    has it: sent, on its way (pending, sending), not sent (capped: too many mails to the
+    address within the hour) or failed; with the address masked (a***@example.org),
+    since a ticket link may be opened on a shared screen."""
+    if request.query_params.get("sent") != "1" or not registration.get("email"):
+        return {}
+    status = await outbox.latest_status(request.app.state.db, registration["id"])
+    if status is None:
+        return {}
+    return {"mail_status": "pending" if status == "sending" else status,
+            "mail_to": masked_email(registration["email"])}
 
 
 async def confirm(request: Request) -> Response:
