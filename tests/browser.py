@@ -96,3 +96,4 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
+

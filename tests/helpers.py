@@ -687,3 +687,14 @@ def serve_festival(db_path: str | Path, *, workers: int = 1,
                                 "--db", str(db_path), "--workers", str(workers), python=python)
 
     return ServerProcess(command, env=festival_env(env), log=log, cwd=cwd, **options)
+
+
+def sign_in_page(page: Any, email: str, password: str) -> None:
+    """Signs in through the form, as an organiser would, and waits for the home page."""
+    import re
+
+    page.goto("/admin/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/admin/?$"))

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import sign_in_page
+
 pytest_plugins = ["tests.browser"]  # the browser, live_server and page fixtures
 pytestmark = pytest.mark.browser
 
@@ -121,11 +123,7 @@ def test_invite_and_two_step_sign_in_pages_have_no_accessibility_violations(
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB",
                                   base_url=live_server.url)
     page = context.new_page()
-    page.goto("/admin/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill("a11y-password-1")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/admin/?$"))
+    sign_in_page(page, email, "a11y-password-1")
     found = {}
     page.goto("/admin/organisers")
     page.get_by_label("Email address").fill(f"invitee-{width}@example.org")
@@ -192,11 +190,7 @@ def test_the_door_scanning_has_no_accessibility_violations(browser: Any, live_se
                                   base_url=live_server.url)
     page = context.new_page()
     try:
-        page.goto("/admin/login")
-        page.get_by_label("Email address").fill(email)
-        page.get_by_label("Password").fill("a11y-password-1")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/admin/?$"))
+        sign_in_page(page, email, "a11y-password-1")
         page.goto(f"/admin/screenings/{registration['screening_id']}/door")
         page.get_by_role("heading", name="Scan with the camera").wait_for()
         for expected in ("Admitted", "Already in at"):
@@ -232,11 +226,7 @@ def test_organiser_tables_have_no_accessibility_violations_on_a_phone(
                                   base_url=live_server.url)
     page = context.new_page()
     try:
-        page.goto("/admin/login")
-        page.get_by_label("Email address").fill(email)
-        page.get_by_label("Password").fill("a11y-password-1")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/admin/?$"))
+        sign_in_page(page, email, "a11y-password-1")
         found = {}
         for address in (f"/admin/screenings/{registration['screening_id']}/attendees",
                         "/admin/dashboard"):
@@ -259,11 +249,7 @@ def test_catalogue_editing_pages_have_no_accessibility_violations(
     email = f"a11y-catalogue-{width}@example.org"
     create_organiser(live_server, email, "a11y-password-1", "admin", None)
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto("/admin/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill("a11y-password-1")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/admin/?$"))
+    sign_in_page(page, email, "a11y-password-1")
     found = {}
     page.goto("/admin/venues/new")
     found["venue form"] = violations(page)
@@ -324,11 +310,7 @@ def test_registration_management_pages_have_no_accessibility_violations(
                                   base_url=live_server.url)
     page = context.new_page()
     try:
-        page.goto("/admin/login")
-        page.get_by_label("Email address").fill(email)
-        page.get_by_label("Password").fill("a11y-password-1")
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/admin/?$"))
+        sign_in_page(page, email, "a11y-password-1")
         found = {}
         page.goto(f"/admin/screenings/{sid}/attendees")
         summary = f"Manage Manage A11y {width}'s registration"

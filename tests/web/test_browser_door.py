@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.helpers import register, run_sync
+from tests.helpers import register, run_sync, sign_in_page
 
 if TYPE_CHECKING:
     from tests.browser import LiveServer
@@ -56,11 +56,7 @@ def door(live_server: LiveServer) -> dict[str, Any]:
 
 
 def sign_in(page: Any) -> None:
-    page.goto("/admin/login")
-    page.get_by_label("Email address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/admin/?$"))
+    sign_in_page(page, EMAIL, PASSWORD)
 
 
 def open_door(page: Any, door: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import sign_in_page
+
 pytest_plugins = ["tests.browser"]  # the browser, live_server and page fixtures
 pytestmark = pytest.mark.browser
 
@@ -44,11 +46,7 @@ def sign_in(page: Any, live_server: Any, email: str, role: str, country: str | N
     from tests.browser import create_organiser
 
     create_organiser(live_server, email, PASSWORD, role, country)
-    page.goto("/admin/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/admin/?$"))
+    sign_in_page(page, email, PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import sign_in_page
+
 pytest_plugins = ["tests.browser"]  # the browser, live_server and page fixtures
 pytestmark = pytest.mark.browser
 
@@ -39,11 +41,7 @@ def test_organiser_changes_seats_moves_and_cancels(page: Any, live_server: Any) 
 
     create_organiser(live_server, EMAIL, PASSWORD, "organiser", "NL")
     hague, later = prepare(live_server)
-    page.goto("/admin/login")
-    page.get_by_label("Email address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/admin/?$"))
+    sign_in_page(page, EMAIL, PASSWORD)
 
     page.goto(f"/admin/screenings/{hague}/attendees")
     manage = page.locator("details").filter(has_text="Manage Party Of Three's registration")
