@@ -44,7 +44,7 @@ VALID_WINDOW = 1                 # steps either side of now
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 CHALLENGE_TRIES = 5
 CHALLENGE_COOKIE = "festival_sign_in"
-_CODE = re.compile(r"\d{6}")
+_CODE = re.compile(r"[0-9]{6}")  # ASCII only: compare_digest refuses other digits
 
 
 class CodeRefused(FestivalError):

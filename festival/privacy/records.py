@@ -7,7 +7,8 @@ ticket's mails carry: token, confirm_code), attendees (email_key, with the secre
 their own page), the outbox (recipient, recipient_key, the message's bytes, a delivery
 error that may quote the address), the audit trail (walk-in entries written before
 they stopped naming people, festival.seats.door; entries about organiser accounts) and
-organiser accounts (email, name, sessions). docs/privacy.md says what is kept, for how
+organiser accounts (email, name, sessions) and invitations to become one (email).
+docs/privacy.md says what is kept, for how
 long, and the commands.
 
 Choices a reader might question:
@@ -63,6 +64,7 @@ from festival.seats import registrations
 
 ERASED_KEY = "erased:"  # email_key of an erased registration: 'erased:<id>'
 ERASED_ORGANISER = "erased:organiser:"  # email of an erased organiser account
+ERASED_INVITE = "erased:invite:"  # email of an erased organiser invitation
 CHECKPOINT_WAIT = 5.0  # seconds: commands and the daily task
 PAGE_CHECKPOINT_WAIT = 1.0  # seconds: an attendee waiting for their page
 
@@ -78,6 +80,7 @@ class Counts:
     unsent: int = 0            # unsent messages deleted
     audit_entries: int = 0     # audit entries whose personal data was blanked
     organisers: int = 0        # organiser accounts erased
+    invites: int = 0           # organiser invitations to the address erased (and revoked)
     organisers_kept: int = 0   # organiser accounts with the address, left as they were
     editions: tuple[str, ...] = ()  # editions purged (by key)
     checkpointed: bool = False  # the WAL was emptied afterwards: no old copy in it
@@ -103,6 +106,8 @@ class Counts:
                  " blanked"]
         if self.organisers:
             parts.append(f"{self.organisers} organiser account{_s(self.organisers)} erased")
+        if self.invites:
+            parts.append(f"{self.invites} invitation{_s(self.invites)} erased")
         if self.organisers_kept:
             parts.append(f"{self.organisers_kept} organiser account{_s(self.organisers_kept)}"
                          " kept (erase with --organiser)")
@@ -170,6 +175,14 @@ ORDER BY id
 """
 
 
+# Invitations to become an organiser (festival.organisers.invites), without the link's hash.
+INVITES_OF = """
+SELECT id, email, role, country, created_at, created_by, expires_at, used_at, revoked_at,
+       organiser_id
+FROM organiser_invites WHERE email = ? ORDER BY id
+"""
+
+
 async def export_person(db: Database, email: str, *, now: datetime | None = None
                         ) -> dict[str, Any]:
     """Everything held about the person with this address, as JSON-ready values: their
@@ -193,6 +206,7 @@ async def export_person(db: Database, email: str, *, now: datetime | None = None
         messages = await fetch_all(conn, MESSAGES_OF, {"key": key})
         entries = await fetch_all(conn, AUDIT_OF, {
             "key": key, "organiser_id": organiser["id"] if organiser else None})
+        invited = await fetch_all(conn, INVITES_OF, (key,))
     return {
         "email": key,
         "exported_at": times.moment(now),
@@ -202,6 +216,7 @@ async def export_person(db: Database, email: str, *, now: datetime | None = None
         "messages": [dict(row) for row in messages],
         "audit_entries": [_entry(row) for row in entries],
         "organiser": dict(organiser) if organiser else None,
+        "invites": [dict(row) for row in invited],
     }
 
 
@@ -299,6 +314,12 @@ async def forget_person(db: Database, email: str, *, now: datetime | None = None
         ids = [row["id"] for row in await fetch_all(
             conn, "SELECT id FROM registrations WHERE email_key = ? ORDER BY id", (key,))]
         counts = await _erase(conn, ids, now=now, address=key)
+        # Invitations to the address: erased, and an open one's link stops working.
+        async with conn.execute(
+                "UPDATE organiser_invites SET email = ? || id, revoked_at = CASE WHEN "
+                "used_at IS NULL THEN COALESCE(revoked_at, ?) ELSE revoked_at END "
+                "WHERE email = ?", (ERASED_INVITE, times.moment(now), key)) as cursor:
+            counts = replace(counts, invites=cursor.rowcount)
         accounts = [row["id"] for row in await fetch_all(
             conn, "SELECT id FROM organisers WHERE email = ?", (key,))]
         if organiser:

@@ -43,7 +43,7 @@ def sniff(data: bytes) -> Image | None:
             return _jpeg(data)
         if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             return _webp(data)
-    except struct.error:
+    except (struct.error, IndexError):  # a header cut short
         return None
     return None
 
