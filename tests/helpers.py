@@ -261,13 +261,13 @@ async def queue_registration(db: Database, *, key: str = "hague", name: str = "A
     """A registration written straight into the table, with its mail queued (`kind`, by
     default named after the status), as the registration module would; answers its id."""
     from festival.core import times
-    from festival.core.store import execute
+    from festival.core.store import insert_returning_id
     from festival.mail import outbox
 
     now = times.now_text()
     sid = await screening_id(db, key)
     async with db.transaction() as conn:
-        rid = await execute(
+        rid = await insert_returning_id(
             conn, """INSERT INTO registrations (screening_id, token, name, email, email_key,
                      seats, status, locale, created_at, confirmed_at, updated_at)
                      VALUES (?, ?, ?, ?, ?, ?, ?, 'en', ?, ?, ?)""",

@@ -68,7 +68,7 @@ from typing import Any
 import aiosqlite
 
 from festival.core.errors import RateLimited
-from festival.core.store import Database, execute, fetch_all
+from festival.core.store import Database, execute, execute_count, fetch_all, insert_returning_id
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -209,9 +209,9 @@ async def take(db: Database, bucket: str, client: str, *, target: str = "", weig
                                (bucket, client))
         wait = max(_wait(rule, rows, target, weight, now) for rule in spec.rules)
         if wait <= 0:
-            return await execute(conn, "INSERT INTO rate_limit_events (bucket, client, target,"
-                                 " weight, at) VALUES (?, ?, ?, ?, ?)",
-                                 (bucket, client, target, weight, now))
+            return await insert_returning_id(
+                conn, "INSERT INTO rate_limit_events (bucket, client, target, weight, at)"
+                " VALUES (?, ?, ?, ?, ?)", (bucket, client, target, weight, now))
     raise RateLimited(wait)
 
 
@@ -231,5 +231,4 @@ async def forget(db: Database, *, bucket: str | None = None, client: str | None 
     if client is not None:
         sql, params = sql + " AND client = ?", [*params, client]
     async with db.transaction() as conn:
-        cursor = await conn.execute(sql, params)
-        return cursor.rowcount
+        return await execute_count(conn, sql, params)

@@ -184,10 +184,68 @@ async def fetch_value(conn: aiosqlite.Connection, sql: str, params: Params = ())
     return None if row is None else row[0]
 
 
-async def execute(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
-    """Runs one statement; answers the new row id (for an INSERT)."""
+async def execute(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> None:
+    """Runs one statement. Answers nothing: an INSERT whose id is needed goes through
+    `insert_returning_id`, a write whose count is needed through `execute_count`
+    (`cursor.lastrowid` has no PostgreSQL counterpart)."""
+    async with conn.execute(sql, params):
+        pass
+
+
+async def execute_count(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+    """Runs one UPDATE or DELETE (or INSERT); answers how many rows it changed."""
     async with conn.execute(sql, params) as cursor:
-        return cursor.lastrowid or 0
+        return cursor.rowcount
+
+
+async def insert_returning_id(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> int:
+    """Runs one INSERT of one row, adding `RETURNING id` (SQLite 3.35+ and PostgreSQL);
+    answers the new row's id."""
+    if not sql.lstrip().upper().startswith("INSERT") or "RETURNING" in sql.upper():
+        raise ValueError("insert_returning_id takes an INSERT without RETURNING")
+    row = await fetch_one(conn, sql.rstrip().rstrip(";") + " RETURNING id", params)
+    if row is None:  # e.g. ON CONFLICT DO NOTHING that did nothing
+        raise LookupError("the INSERT added no row")
+    return int(row[0])
+
+
+# Placeholders per `in_list`: far below SQLite's limit (32766 since 3.32) and PostgreSQL's
+# (65535), so a statement with a few more parameters stays within both.
+MAX_IN_LIST = 500
+
+
+def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`(?, ?, ...)` with one placeholder per value, and the values as parameters: the
+    portable form of `x IN (SELECT value FROM json_each(?))`. Only placeholders enter the
+    SQL text, never a value. No values give `(NULL)`, which no row matches (`IN ()` is
+    not valid PostgreSQL); mind that `x NOT IN (NULL)` matches no row either. At most
+    MAX_IN_LIST values: split longer lists with `chunks`."""
+    values = list(values)
+    if len(values) > MAX_IN_LIST:
+        raise ValueError(f"in_list takes at most {MAX_IN_LIST} values; use chunks()")
+    if not values:
+        return "(NULL)", []
+    return "(" + ", ".join("?" * len(values)) + ")", values
+
+
+# `column LIKE ? ESCAPE '\'` with `contains(text)` as the parameter: whether the column
+# holds `text`, in SQL both SQLite and PostgreSQL accept (SQLite's instr() does not exist
+# in PostgreSQL, nor PostgreSQL's position()/strpos() in SQLite).
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def contains(text: str) -> str:
+    """The LIKE pattern matching any text that holds `text`: its `\\`, `%` and `_`
+    escaped, wrapped in `%`. Use with LIKE_ESCAPE. Both sides should be lower case:
+    SQLite's LIKE ignores ASCII case, PostgreSQL's does not."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def chunks(values: Iterable[Any], size: int = MAX_IN_LIST) -> list[list[Any]]:
+    """`values` in runs of at most `size` for `in_list`; none for no values."""
+    values = list(values)
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 async def execute_many(conn: aiosqlite.Connection, sql: str, rows: Iterable[Params]) -> None:

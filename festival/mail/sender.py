@@ -337,8 +337,8 @@ class MailSender:
     async def _log_unsent(self) -> None:
         if self._logged_up_to is None:
             row = await self.db.fetch_one(
-                "SELECT COALESCE(SUM(status = 'pending'), 0) AS n, COALESCE(MAX(id), 0) AS last "
-                "FROM outbox")
+                "SELECT COUNT(CASE WHEN status = 'pending' THEN 1 END) AS n,"
+                " COALESCE(MAX(id), 0) AS last FROM outbox")
             self._logged_up_to = int(row["last"]) if row else 0
             if row and row["n"]:
                 log.warning("FESTIVAL_SMTP_URL is not set: %d messages wait in the outbox",

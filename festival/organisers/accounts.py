@@ -60,7 +60,14 @@ from festival.core.errors import (
     _,
 )
 from festival.core.settings import Settings
-from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.store import (
+    Database,
+    execute,
+    fetch_all,
+    fetch_one,
+    fetch_value,
+    insert_returning_id,
+)
 from festival.core.text import clean_email, email_key
 from festival.organisers import audit
 from festival.programme.fields import is_country
@@ -184,7 +191,7 @@ async def create_organiser(db: Database, email: str, password: str, role: str,
         if await fetch_value(conn, "SELECT 1 FROM organisers WHERE email = ?", (email,)):
             raise Conflict(_("There is already an organiser with that email address."))
         now = times.now_text()
-        return await execute(
+        return await insert_returning_id(
             conn, "INSERT INTO organisers (email, name, password_hash, role, country,"
             " created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (email, name.strip(), password_hash, role, country, now, now))
@@ -319,7 +326,7 @@ async def _count_failure(db: Database, account: str, client: str) -> tuple[int, 
                       (times.utc_text(now - FORGET_FAILURES),))
         await execute(conn, "INSERT INTO sign_in_locks (account, client, failures, "
                       "last_failed_at) VALUES (?, ?, 1, ?) ON CONFLICT (account, client) DO "
-                      "UPDATE SET failures = failures + 1, last_failed_at = "
+                      "UPDATE SET failures = sign_in_locks.failures + 1, last_failed_at = "
                       "excluded.last_failed_at", (account, client, times.utc_text(now)))
         failures = int(await fetch_value(conn, "SELECT failures FROM sign_in_locks WHERE "
                                          "account = ? AND client = ?", (account, client)))

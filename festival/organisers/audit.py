@@ -21,7 +21,15 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import _
 from festival.core.i18n import translations_of
-from festival.core.store import Database, execute, fetch_all
+from festival.core.store import (
+    LIKE_ESCAPE,
+    Database,
+    chunks,
+    contains,
+    execute,
+    fetch_all,
+    in_list,
+)
 
 # Fields of a registration's snapshot that name the attendee.
 PERSONAL_FIELDS = ("name", "email")
@@ -173,10 +181,12 @@ async def readable_entries(db: Database, entries_: list[dict[str, Any]]
     names: dict[str, dict[int, str]] = {}
     for table, ids in referenced_ids(entries_).items():
         column = "title" if table == "films" else "name"
-        rows = await db.fetch_all(
-            f"SELECT id, {column} FROM {table} WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(ids)),)) if ids else []
-        names[table] = {r[0]: r[1] for r in rows}
+        names[table] = {}
+        for chunk in chunks(sorted(ids)):
+            marks, params = in_list(chunk)
+            rows = await db.fetch_all(f"SELECT id, {column} FROM {table} WHERE id IN {marks}",
+                                      params)
+            names[table].update({r[0]: r[1] for r in rows})
     return [readable(e, names) for e in entries_]
 
 
@@ -252,17 +262,20 @@ async def erase_personal(conn: aiosqlite.Connection, *, registration_ids: list[i
     (with `address`, trimmed and lower case) every text holding that address in any
     entry; call it inside the transaction that erases them. Answers how many entries
     changed. Who did what, and when, stays."""
-    rows = await fetch_all(
-        conn, """SELECT id, entity, before_json, after_json FROM audit_log
-                 WHERE entity = 'registration'
-                   AND entity_id IN (SELECT value FROM json_each(?))""",
-        (json.dumps(registration_ids),))
-    if address:
-        # SQLite's lower() folds ASCII only, which is all an address may hold.
+    rows = []
+    for chunk in chunks(registration_ids):
+        marks, params = in_list(chunk)
         rows += await fetch_all(
-            conn, """SELECT id, entity, before_json, after_json FROM audit_log
-                     WHERE instr(lower(before_json), ?) OR instr(lower(after_json), ?)""",
-            (address, address))
+            conn, f"""SELECT id, entity, before_json, after_json FROM audit_log
+                      WHERE entity = 'registration' AND entity_id IN {marks}""", params)
+    if address:
+        # SQLite's lower() folds ASCII only, which is all an address may hold. A substring
+        # test as LIKE (not SQLite's instr(), which PostgreSQL lacks): see store.contains.
+        rows += await fetch_all(
+            conn, f"""SELECT id, entity, before_json, after_json FROM audit_log
+                      WHERE lower(before_json) LIKE ? {LIKE_ESCAPE}
+                         OR lower(after_json) LIKE ? {LIKE_ESCAPE}""",
+            (contains(address), contains(address)))
     changed: set[int] = set()
     for row in rows:
         if row["id"] in changed:

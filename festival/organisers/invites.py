@@ -18,7 +18,7 @@ from typing import Any
 from festival.core import links, times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.settings import Settings
-from festival.core.store import Database, execute, fetch_one, fetch_value
+from festival.core.store import Database, execute, fetch_one, fetch_value, insert_returning_id
 from festival.mail import outbox
 from festival.mail.invite import compose_invite
 from festival.organisers import accounts, audit
@@ -61,7 +61,7 @@ async def create_invite(db: Database, email: str, role: str, country: str | None
     async with db.transaction() as conn:
         if await fetch_value(conn, "SELECT 1 FROM organisers WHERE email = ?", (email,)):
             raise Conflict(_("There is already an organiser with that email address."))
-        invite_id = await execute(
+        invite_id = await insert_returning_id(
             conn, "INSERT INTO organiser_invites (token_hash, email, role, country, "
             "created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (_hash(token), email, role, country, times.utc_text(now), by,
@@ -129,7 +129,7 @@ async def accept(db: Database, token: str, password: str, confirmation: str, *,
         if await fetch_value(conn, "SELECT 1 FROM organisers WHERE email = ?", (row["email"],)):
             raise Conflict(_("There is already an organiser with that email address."))
         now = times.now_text()
-        organiser_id = await execute(
+        organiser_id = await insert_returning_id(
             conn, "INSERT INTO organisers (email, password_hash, role, country, created_at,"
             " password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
             (row["email"], password_hash, row["role"], row["country"], now, now))

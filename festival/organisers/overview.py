@@ -48,7 +48,7 @@ JOIN films f ON f.id = s.film_id
 JOIN venues v ON v.id = s.venue_id
 LEFT JOIN registrations r ON r.screening_id = s.id
 WHERE s.edition_id = ? AND s.status != 'draft'
-GROUP BY s.id
+GROUP BY s.id, f.id, v.id
 ORDER BY v.country, s.starts_at, s.id
 """
 
@@ -196,8 +196,8 @@ async def list_outbox(db: Database, *, status: str | None = None, country: str |
                    r.name AS attendee_name, r.token, r.screening_id, f.title,
                    v.country, v.city
             {OUTBOX_JOINS}
-            WHERE (:status IS NULL OR o.status = :status)
-              AND (:country IS NULL OR v.country = :country)
+            WHERE (CAST(:status AS TEXT) IS NULL OR o.status = :status)
+              AND (CAST(:country AS TEXT) IS NULL OR v.country = :country)
             ORDER BY o.id DESC LIMIT :limit OFFSET :offset""",
         {"status": status, "country": country, "limit": limit, "offset": offset})
     return [dict(r) for r in rows]
@@ -208,7 +208,7 @@ async def outbox_counts(db: Database, *, country: str | None = None) -> dict[str
     `country`, of those about that country's screenings."""
     rows = await db.fetch_all(
         f"""SELECT o.status, COUNT(*) AS n {OUTBOX_JOINS}
-            WHERE (:country IS NULL OR v.country = :country) GROUP BY o.status""",
+            WHERE (CAST(:country AS TEXT) IS NULL OR v.country = :country) GROUP BY o.status""",
         {"country": country})
     return {s: 0 for s in STATUSES} | {r["status"]: int(r["n"]) for r in rows}
 

@@ -49,6 +49,7 @@ Choices a reader might question:
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +58,18 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
-from festival.core.store import Database, execute, fetch_all, fetch_one
+from festival.core.store import (
+    LIKE_ESCAPE,
+    Database,
+    chunks,
+    contains,
+    execute,
+    execute_count,
+    execute_many,
+    fetch_all,
+    fetch_one,
+    in_list,
+)
 from festival.core.text import email_key
 from festival.organisers import audit
 from festival.seats import registrations
@@ -132,11 +144,6 @@ def _address(email: Any) -> str:
     return key
 
 
-def _ids(values: list[int]) -> str:
-    """Ids as one JSON parameter, read with json_each: no limit on how many."""
-    return json.dumps(values)
-
-
 # --- export --------------------------------------------------------------------------------
 
 REGISTRATIONS_OF = """
@@ -164,12 +171,14 @@ WHERE registration_id IN (SELECT id FROM registrations WHERE email_key = :key)
 ORDER BY id
 """
 
-AUDIT_OF = """
+# :pattern is store.contains(key): a substring test PostgreSQL accepts too (no instr()).
+AUDIT_OF = f"""
 SELECT id, at, organiser_id, action, entity, entity_id, before_json, after_json
 FROM audit_log
 WHERE (entity = 'registration'
        AND entity_id IN (SELECT id FROM registrations WHERE email_key = :key))
-   OR instr(lower(before_json), :key) OR instr(lower(after_json), :key)
+   OR lower(before_json) LIKE :pattern {LIKE_ESCAPE}
+   OR lower(after_json) LIKE :pattern {LIKE_ESCAPE}
    OR organiser_id = :organiser_id
 ORDER BY id
 """
@@ -205,7 +214,8 @@ async def export_person(db: Database, email: str, *, now: datetime | None = None
         found = await fetch_all(conn, REGISTRATIONS_OF, (key,))
         messages = await fetch_all(conn, MESSAGES_OF, {"key": key})
         entries = await fetch_all(conn, AUDIT_OF, {
-            "key": key, "organiser_id": organiser["id"] if organiser else None})
+            "key": key, "pattern": contains(key),
+            "organiser_id": organiser["id"] if organiser else None})
         invited = await fetch_all(conn, INVITES_OF, (key,))
     return {
         "email": key,
@@ -251,50 +261,71 @@ async def _erase(conn: aiosqlite.Connection, ids: list[int], *, now: datetime | 
     moment = times.moment(now)
     cancelled: list[aiosqlite.Row] = []
     promoted: list[int] = []
-    if cancel_upcoming and ids:
-        cancelled = await fetch_all(
-            conn, """SELECT r.id, r.screening_id FROM registrations r
-                     JOIN screenings s ON s.id = r.screening_id
-                     WHERE r.id IN (SELECT value FROM json_each(?))
-                       AND r.status != 'cancelled' AND r.checked_in_at IS NULL
-                       AND s.starts_at > ?""", (_ids(ids), moment))
-        await execute(
-            conn, """UPDATE registrations SET status = 'cancelled', cancel_reason = 'attendee',
-                     cancelled_at = ?, updated_at = ?, changes = changes + 1
-                     WHERE id IN (SELECT value FROM json_each(?))""",
-            (moment, moment, _ids([row["id"] for row in cancelled])))
+    if cancel_upcoming:
+        for chunk in chunks(ids):
+            marks, params = in_list(chunk)
+            cancelled += await fetch_all(
+                conn, f"""SELECT r.id, r.screening_id FROM registrations r
+                          JOIN screenings s ON s.id = r.screening_id
+                          WHERE r.id IN {marks}
+                            AND r.status != 'cancelled' AND r.checked_in_at IS NULL
+                            AND s.starts_at > ?""", (*params, moment))
+        for chunk in chunks([row["id"] for row in cancelled]):
+            marks, params = in_list(chunk)
+            await execute(
+                conn, f"""UPDATE registrations SET status = 'cancelled',
+                          cancel_reason = 'attendee', cancelled_at = ?, updated_at = ?,
+                          changes = changes + 1 WHERE id IN {marks}""",
+                (moment, moment, *params))
         for screening_id in sorted({row["screening_id"] for row in cancelled}):
             promoted += await registrations.promote_waitlist(conn, screening_id, now=now)
     # Messages: to these registrations, or (forgetting an address) to that address.
-    to_them = ("(registration_id IN (SELECT value FROM json_each(:ids))"
-               " OR (:address IS NOT NULL AND (recipient_key = :address"
-               " OR lower(trim(recipient)) = :address)))")
-    params = {"ids": _ids(ids), "address": address}
-    async with conn.execute(f"DELETE FROM outbox WHERE status != 'sent' AND {to_them}",
-                            params) as cursor:
-        unsent = cursor.rowcount
-    async with conn.execute(
-            f"""UPDATE outbox SET recipient = '', recipient_key = '', message = NULL,
-                       last_error = NULL
-                WHERE status = 'sent' AND {to_them}""", params) as cursor:
-        messages = cursor.rowcount
+    # Found first (ids in chunks), then changed by outbox id: each message counted once.
+    status_of: dict[int, str] = {}
+    if address:
+        for row in await fetch_all(
+                conn, "SELECT id, status FROM outbox WHERE recipient_key = ?"
+                      " OR lower(trim(recipient)) = ?", (address, address)):
+            status_of[row["id"]] = row["status"]
+    for chunk in chunks(ids):
+        marks, params = in_list(chunk)
+        for row in await fetch_all(
+                conn, f"SELECT id, status FROM outbox WHERE registration_id IN {marks}",
+                params):
+            status_of[row["id"]] = row["status"]
+    unsent = messages = 0
+    for chunk in chunks(sorted(i for i, status in status_of.items() if status != "sent")):
+        marks, params = in_list(chunk)
+        unsent += await execute_count(
+            conn, f"DELETE FROM outbox WHERE status != 'sent' AND id IN {marks}", params)
+    for chunk in chunks(sorted(i for i, status in status_of.items() if status == "sent")):
+        marks, params = in_list(chunk)
+        messages += await execute_count(
+            conn, f"""UPDATE outbox SET recipient = '', recipient_key = '', message = NULL,
+                             last_error = NULL
+                      WHERE status = 'sent' AND id IN {marks}""", params)
     entries = await audit.erase_personal(conn, registration_ids=ids, address=address)
-    keys = [row["email_key"] for row in await fetch_all(
-        conn, "SELECT DISTINCT email_key FROM registrations"
-              " WHERE id IN (SELECT value FROM json_each(?))", (_ids(ids),))]
+    keys: set[str] = set()
+    for chunk in chunks(ids):
+        marks, params = in_list(chunk)
+        keys.update(row["email_key"] for row in await fetch_all(
+            conn, f"SELECT DISTINCT email_key FROM registrations WHERE id IN {marks}", params))
     # A token of 192 random bits that nobody was ever given: the old one stops working.
-    await execute(
-        conn, """UPDATE registrations SET name = '', email = '', email_key = ? || id,
-                 token = lower(hex(randomblob(24))), confirm_code = NULL, updated_at = ?
-                 WHERE id IN (SELECT value FROM json_each(?))""",
-        (ERASED_KEY, moment, _ids(ids)))
+    await execute_many(
+        conn, """UPDATE registrations SET name = '', email = '',
+                 email_key = ? || CAST(id AS TEXT), token = ?, confirm_code = NULL,
+                 updated_at = ? WHERE id = ?""",
+        [(ERASED_KEY, secrets.token_hex(24), moment, i) for i in ids])
     # An attendee's own page goes with the last registration of their address.
-    await execute(
-        conn, """DELETE FROM attendees
-                 WHERE (email_key IN (SELECT value FROM json_each(?)) OR email_key = ?)
-                   AND NOT EXISTS (SELECT 1 FROM registrations r
-                                   WHERE r.email_key = attendees.email_key)""",
-        (json.dumps(keys), address))
+    gone = sorted(keys | {address} if address else keys)
+    for chunk in chunks(gone):
+        marks, params = in_list(chunk)
+        await execute(
+            conn, f"""DELETE FROM attendees
+                      WHERE email_key IN {marks}
+                        AND NOT EXISTS (SELECT 1 FROM registrations r
+                                        WHERE r.email_key = attendees.email_key)""",
+            params)
     return Counts(registrations=len(ids), cancelled=len(cancelled), promoted=len(promoted),
                   messages=messages, unsent=unsent, audit_entries=entries)
 
@@ -315,11 +346,11 @@ async def forget_person(db: Database, email: str, *, now: datetime | None = None
             conn, "SELECT id FROM registrations WHERE email_key = ? ORDER BY id", (key,))]
         counts = await _erase(conn, ids, now=now, address=key)
         # Invitations to the address: erased, and an open one's link stops working.
-        async with conn.execute(
-                "UPDATE organiser_invites SET email = ? || id, revoked_at = CASE WHEN "
-                "used_at IS NULL THEN COALESCE(revoked_at, ?) ELSE revoked_at END "
-                "WHERE email = ?", (ERASED_INVITE, times.moment(now), key)) as cursor:
-            counts = replace(counts, invites=cursor.rowcount)
+        invites = await execute_count(
+            conn, "UPDATE organiser_invites SET email = ? || CAST(id AS TEXT), revoked_at = "
+            "CASE WHEN used_at IS NULL THEN COALESCE(revoked_at, ?) ELSE revoked_at END "
+            "WHERE email = ?", (ERASED_INVITE, times.moment(now), key))
+        counts = replace(counts, invites=invites)
         accounts = [row["id"] for row in await fetch_all(
             conn, "SELECT id FROM organisers WHERE email = ?", (key,))]
         if organiser:
@@ -327,9 +358,9 @@ async def forget_person(db: Database, email: str, *, now: datetime | None = None
                 await execute(conn, "DELETE FROM sessions WHERE organiser_id = ?",
                               (organiser_id,))
                 # Disabled, and an empty hash verifies no password either.
-                await execute(conn, "UPDATE organisers SET email = ? || id, name = '', "
-                              "password_hash = '', disabled_at = COALESCE(disabled_at, ?) "
-                              "WHERE id = ?",
+                await execute(conn, "UPDATE organisers SET email = ? || CAST(id AS TEXT), "
+                              "name = '', password_hash = '', "
+                              "disabled_at = COALESCE(disabled_at, ?) WHERE id = ?",
                               (ERASED_ORGANISER, times.moment(now), organiser_id))
             counts = replace(counts, organisers=len(accounts))
         else:

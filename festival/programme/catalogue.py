@@ -28,7 +28,14 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import Forbidden, NotFound, _
 from festival.core.i18n import ngettext, translated, translations_of
-from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.store import (
+    Database,
+    execute,
+    fetch_all,
+    fetch_one,
+    fetch_value,
+    insert_returning_id,
+)
 from festival.core.text import slugify
 from festival.organisers import accounts, audit
 from festival.programme.fields import Field, check_object, for_forms, store_translations
@@ -207,7 +214,8 @@ async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: i
         if before is None:
             base = slugify(values["title" if kind.name == "film" else "name"], kind.name)
             key = await unique_key(conn, kind.table, base)
-            row_id = await execute(conn, row_insert(kind.table, kind.columns), (key, *row, now))
+            row_id = await insert_returning_id(conn, row_insert(kind.table, kind.columns),
+                                               (key, *row, now))
             action = "create"
         else:
             assert row_id is not None

@@ -16,7 +16,6 @@ requires.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from datetime import date, datetime, timedelta
@@ -42,8 +41,7 @@ def edition_year(today: date | None = None) -> int:
 async def earlier_screenings(db: Database, data: dict[str, Any]) -> dict[str, int]:
     """The screenings of `data`'s edition already in the database that `data` does not
     hold (an earlier, larger demo): how many, and how many of them have registrations."""
-    keys = [s["key"] for s in data["screenings"]]
-    rows = await db.fetch_all(_EARLIER, (data["edition"]["key"], json.dumps(keys)))
+    rows = _not_in(data, await db.fetch_all(_EARLIER, (data["edition"]["key"],)))
     return {"screenings": len(rows), "registered": sum(1 for r in rows if r["registered"])}
 
 
@@ -51,9 +49,8 @@ async def remove_earlier_screenings(db: Database, data: dict[str, Any]) -> int:
     """Removes the screenings of `data`'s edition that `data` does not hold, in one
     transaction, when none of them has registrations (else removes nothing: answers -1);
     answers how many were removed."""
-    keys = [s["key"] for s in data["screenings"]]
     async with db.transaction() as conn:
-        rows = await fetch_all(conn, _EARLIER, (data["edition"]["key"], json.dumps(keys)))
+        rows = _not_in(data, await fetch_all(conn, _EARLIER, (data["edition"]["key"],)))
         if any(r["registered"] for r in rows):
             return -1
         for row in rows:  # its guest list goes with it (ON DELETE CASCADE)
@@ -61,10 +58,18 @@ async def remove_earlier_screenings(db: Database, data: dict[str, Any]) -> int:
     return len(rows)
 
 
-_EARLIER = """SELECT s.id, EXISTS (SELECT 1 FROM registrations r WHERE r.screening_id = s.id)
+# Every screening of the edition; `_not_in` leaves out those `data` holds (a NOT IN of
+# any length, without SQLite's json_each).
+_EARLIER = """SELECT s.id, s.key,
+                     EXISTS (SELECT 1 FROM registrations r WHERE r.screening_id = s.id)
                      AS registered
               FROM screenings s JOIN editions e ON e.id = s.edition_id
-              WHERE e.key = ? AND s.key NOT IN (SELECT value FROM json_each(?))"""
+              WHERE e.key = ?"""
+
+
+def _not_in(data: dict[str, Any], rows: list[Any]) -> list[Any]:
+    keys = {s["key"] for s in data["screenings"]}
+    return [r for r in rows if r["key"] not in keys]
 
 
 def generate(screenings: int = 300, seed: int = 1, today: date | None = None) -> dict[str, Any]:

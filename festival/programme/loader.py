@@ -23,7 +23,14 @@ import aiosqlite
 
 from festival.core import times
 from festival.core.errors import ValidationError
-from festival.core.store import Database, execute, execute_many, fetch_all, fetch_one
+from festival.core.store import (
+    Database,
+    execute,
+    execute_many,
+    fetch_all,
+    fetch_one,
+    insert_returning_id,
+)
 from festival.programme.file import (
     SINGULAR,
     Booking,
@@ -187,9 +194,9 @@ async def _write_edition(conn: aiosqlite.Connection, edition: dict[str, Any],
     values = tuple(edition[c] for c in EDITION_COLUMNS)
     if old is None:
         summary.edition = "added"
-        return await execute(conn, "INSERT INTO editions (key, name, starts_on, ends_on, notes,"
-                             " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             (edition["key"], *values, now))
+        return await insert_returning_id(
+            conn, "INSERT INTO editions (key, name, starts_on, ends_on, notes, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (edition["key"], *values, now))
     if values != tuple(old[c] for c in EDITION_COLUMNS):
         summary.edition = "updated"
         await execute(conn, "UPDATE editions SET name = ?, starts_on = ?, ends_on = ?, notes = ?,"

@@ -29,7 +29,14 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import NotFound, ValidationError, _
 from festival.core.i18n import Text, ngettext, translated, translations_of
-from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.store import (
+    Database,
+    execute,
+    fetch_all,
+    fetch_one,
+    fetch_value,
+    insert_returning_id,
+)
 from festival.core.text import slugify
 from festival.organisers import accounts, audit
 from festival.programme import queries
@@ -387,7 +394,7 @@ async def create_screening(db: Database, organiser: Organiser, data: dict[str, A
             f"{venue_key}-{v['starts_at']:%Y-%m-%d}", "screening"), edition["id"])
         now = times.now_text()
         uid = screening_uid(edition["key"], key)
-        screening_id = await execute(conn, SCREENING_INSERT, (
+        screening_id = await insert_returning_id(conn, SCREENING_INSERT, (
             edition["id"], key, uid, *(row[c] for c in SCREENING_COLUMNS), 0, now, now))
         await write_guest_lists(conn, {screening_id: v["guest_ids"]})
         await audit.record(conn, organiser["id"], "screening.create", "screening", screening_id,

@@ -36,7 +36,13 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.i18n import Text
-from festival.core.store import Database, execute, fetch_one, fetch_value
+from festival.core.store import (
+    Database,
+    execute_count,
+    fetch_one,
+    fetch_value,
+    insert_returning_id,
+)
 from festival.organisers import accounts, audit
 from festival.programme import queries
 from festival.seats import registrations
@@ -218,14 +224,14 @@ async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
         accounts.require_country(organiser, before["country"])
         if screening_id is not None and before["screening_id"] != screening_id:
             raise WrongScreening(before)
-        async with conn.execute(
+        changed = await execute_count(
+            conn,
             """UPDATE registrations SET checked_in_at = ?, checked_in_by = ?, updated_at = ?
                WHERE id = ? AND checked_in_at IS NULL AND status = 'confirmed'
                AND (SELECT status FROM screenings WHERE screenings.id = registrations.screening_id)
                    != 'cancelled'""",
             (moment, organiser["id"], moment, before["id"]),
-        ) as cursor:
-            changed = cursor.rowcount == 1
+        ) == 1
         if not changed:
             raise _refusal(before)
         await audit.record(conn, organiser["id"], "registration.check_in", "registration",
@@ -277,7 +283,7 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
         walk_in = {"screening_id": screening_id, "token": token, "name": clean_name,
                    "email": clean_email, "email_key": key, "seats": seats, "locale": locale,
                    "moment": moment, "organiser_id": organiser["id"]}
-        walk_in_id = await execute(
+        walk_in_id = await insert_returning_id(
             conn, """INSERT INTO registrations (screening_id, token, name, email, email_key,
                          seats, status, locale, walk_in, created_at, confirmed_at,
                          checked_in_at, checked_in_by, updated_at)

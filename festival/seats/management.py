@@ -35,7 +35,14 @@ import aiosqlite
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.i18n import Text
-from festival.core.store import Database, execute, fetch_all, fetch_one, fetch_value
+from festival.core.store import (
+    Database,
+    execute,
+    fetch_all,
+    fetch_one,
+    fetch_value,
+    insert_returning_id,
+)
 from festival.core.text import has_unsafe_characters
 from festival.mail import outbox
 from festival.mail.facts import MessageFacts
@@ -384,7 +391,7 @@ async def send_message(db: Database, organiser: dict[str, Any], screening_id: in
         rows = await fetch_all(conn, _RECIPIENTS, (screening_id,))
         if not rows:
             raise Conflict(_("Nobody is registered for this screening yet."))
-        message_id = await execute(
+        message_id = await insert_returning_id(
             conn, """INSERT INTO screening_messages (screening_id, organiser_id, subject, body,
                      created_at) VALUES (?, ?, ?, ?, ?)""",
             (screening_id, organiser["id"], message["subject"], message["body"],

@@ -264,14 +264,14 @@ async def register(
             "held_until": hold_end(moment, state["hold_minutes"]) if status == "held" else None,
             "confirm_code": secrets.token_urlsafe(CODE_BYTES) if confirm_email else None,
         }
-        try:
-            registration["id"] = await _insert(conn, registration)
-        except sqlite3.IntegrityError:
+        registration_id = await _insert(conn, registration)
+        if registration_id is None:
             # The unique index caught a duplicate our check missed: answer the existing.
             existing = await _existing(conn, screening_id, registration["email_key"])
             if resend_ticket:
                 await _resend(conn, existing)
             return _public(existing), False
+        registration["id"] = registration_id
         await ensure_attendee(conn, registration["email_key"], moment)
         await outbox.enqueue(conn, kind=status, registration_id=registration["id"])
     registration.update(cancelled_at=None, checked_in_at=None, checked_in_by=None, walk_in=0,
@@ -343,16 +343,19 @@ async def _first(conn: aiosqlite.Connection, sql: str, params: Any) -> sqlite3.R
     return rows[0] if rows else None
 
 
-async def _insert(conn: aiosqlite.Connection, r: dict[str, Any]) -> int:
+async def _insert(conn: aiosqlite.Connection, r: dict[str, Any]) -> int | None:
+    """Inserts the registration; answers its id, or None when a unique index (one
+    registration per address and screening) already holds it. DO NOTHING rather than
+    catching the error: PostgreSQL aborts the whole transaction after one."""
     row = await _first(
         conn,
         """INSERT INTO registrations (screening_id, token, name, email, email_key, seats,
                status, locale, created_at, confirmed_at, updated_at, held_until, confirm_code)
            VALUES (:screening_id, :token, :name, :email, :email_key, :seats, :status, :locale,
                    :created_at, :confirmed_at, :updated_at, :held_until, :confirm_code)
+           ON CONFLICT DO NOTHING
            RETURNING id""", r)
-    assert row is not None
-    return int(row[0])
+    return None if row is None else int(row[0])
 
 
 async def _existing(conn: aiosqlite.Connection, screening_id: int, key: str) -> dict[str, Any]:
