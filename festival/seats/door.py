@@ -38,6 +38,7 @@ from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.i18n import Text
 from festival.core.store import (
     Database,
+    execute,
     execute_count,
     fetch_one,
     fetch_value,
@@ -205,6 +206,13 @@ def _refusal(row: dict[str, Any]) -> Conflict:
     return AlreadyCheckedIn(row)
 
 
+def _rest_of_party_arrives(r: dict[str, Any]) -> bool:
+    """Whether a checked-in ticket still has seats to come: a party partly checked in."""
+    arrived = r.get("checked_in_seats")
+    return (r["checked_in_at"] is not None and arrived is not None and arrived < r["seats"]
+            and r["status"] == "confirmed" and r["screening_status"] != "cancelled")
+
+
 async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
                    screening_id: int | None = None, now: datetime | None = None
                    ) -> dict[str, Any]:
@@ -224,6 +232,18 @@ async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
         accounts.require_country(organiser, before["country"])
         if screening_id is not None and before["screening_id"] != screening_id:
             raise WrongScreening(before)
+        if _rest_of_party_arrives(before):
+            # Part of the party came earlier (festival.seats.management): the ticket
+            # scanned again admits the rest of it, once.
+            await execute(conn, "UPDATE registrations SET checked_in_seats = seats,"
+                                " updated_at = ? WHERE id = ?", (moment, before["id"]))
+            await audit.record(conn, organiser["id"], "registration.check_in", "registration",
+                               before["id"], {"checked_in_seats": before["checked_in_seats"]},
+                               {"checked_in_seats": before["seats"]})
+            after = await fetch_one(conn, REGISTRATION_SELECT + " WHERE r.id = ?",
+                                    (before["id"],))
+            assert after is not None
+            return registration_view(after)
         changed = await execute_count(
             conn,
             """UPDATE registrations SET checked_in_at = ?, checked_in_by = ?, updated_at = ?

@@ -299,3 +299,13 @@ async def test_the_mails_render_escaped_and_in_words(db: Database, nl: dict[str,
     assert subject.startswith("Your registration has moved to") and b"method=REQUEST" in body
     subject, body = texts[("cancelled", bo["id"])]
     assert b"organisers have cancelled" in body.replace(b"=\r\n", b"")
+
+
+async def test_the_rest_of_a_party_is_admitted_when_its_ticket_is_scanned(
+        db: Database, nl: dict[str, Any], hague: int) -> None:
+    ana = await register(db, hague, "Ana", "ana@example.org", 3)
+    await management.check_in_seats(db, nl, hague, ana["id"], 2)
+    rest = await door.check_in(db, nl, ana["token"], screening_id=hague)
+    assert rest["arrived_seats"] == 3
+    with pytest.raises(door.AlreadyCheckedIn):  # the whole party is in now
+        await door.check_in(db, nl, ana["token"], screening_id=hague)
