@@ -742,3 +742,24 @@ async def test_text_with_control_characters_is_refused(app: Any, nl: Client) -> 
     assert "control characters" in field_errors(answer.text)["name"]
     assert (await app.state.db.fetch_one("SELECT COUNT(*) FROM guests WHERE name LIKE 'Ana%'"
                                          " AND key != 'ana-reyes'"))[0] == 0
+
+
+async def test_an_admin_turns_on_holding_seats_until_the_address_is_confirmed(
+        app: Any, sign_in: SignIn, programme: Any) -> None:
+    admin = await sign_in("rule@example.org", "admin", None)
+    home = await admin.get("/admin/")
+    assert "Registration in high demand" in home.text
+    token = csrf_of(home.text)
+    saved = await admin.post("/admin/edition/confirm-email", data={
+        "csrf_token": token, "confirm_email": "1", "hold_minutes": "45"})
+    assert saved.status_code == 303 and saved.headers["location"].endswith("done=confirm_email")
+    row = await app.state.db.fetch_one("SELECT confirm_email, hold_minutes FROM editions")
+    assert (row["confirm_email"], row["hold_minutes"]) == (1, 45)
+    refused = await admin.post("/admin/edition/confirm-email", data={
+        "csrf_token": token, "confirm_email": "1", "hold_minutes": "2"})
+    assert refused.status_code == 422
+    organiser = await sign_in("nl-rule@example.org", "organiser", "NL")
+    assert "Registration in high demand" not in (await organiser.get("/admin/")).text
+    denied = await organiser.post("/admin/edition/confirm-email", data={
+        "csrf_token": csrf_of((await organiser.get("/admin/")).text), "hold_minutes": "30"})
+    assert denied.status_code == 403

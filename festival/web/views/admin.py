@@ -26,6 +26,7 @@ from festival.core.i18n import by_country_name, country_name, translations_of
 from festival.organisers import accounts, invites
 from festival.programme import catalogue, queries, screenings
 from festival.programme.fields import Field
+from festival.seats import registrations
 from festival.web.guards import client_of, signed_in
 from festival.web.templating import gettext, render
 from festival.web.views import PRIVATE_HEADERS, json_object, paged, whole_number
@@ -53,6 +54,7 @@ DONE = {
     "deleted": _("Deleted."),
     "poster": _("The poster is saved: it shows on the film's page and its screenings' pages."),
     "poster_removed": _("The poster is removed."),
+    "confirm_email": _("Saved: new registrations follow the edition's rule from now on."),
 }
 SCREENING_FORM = {n: f for n, f in screenings.SCREENING.items() if n != "status"}
 
@@ -250,6 +252,30 @@ async def home(request: Request) -> Response:
     return page(request, organiser, "admin/home.html",
                 {"edition": edition, "screenings": upcoming[:HOME_LIMIT],
                  "more": max(0, len(upcoming) - HOME_LIMIT)})
+
+
+async def edition_confirm_email(request: Request) -> Response:
+    """An admin turns holding seats until the address is confirmed on or off for the
+    current edition (festival.seats.registrations.set_email_confirmation)."""
+    organiser = signed_in(request)
+    edition = await _edition(request)
+    if edition is None:
+        return RedirectResponse(request.app.url_path_for("admin_home"), 303)
+    form = await request.form()
+    minutes = whole_number(str(form.get("hold_minutes", "")).strip(), digits=4)
+    try:
+        await registrations.set_email_confirmation(
+            request.app.state.db, edition["key"], required="confirm_email" in form,
+            hold_minutes=registrations.HOLD_MINUTES if minutes is None else minutes,
+            organiser_id=organiser["id"])
+    except ValidationError as exc:
+        upcoming = await screenings.list_screenings(request.app.state.db, organiser,
+                                                    edition["id"], upcoming=True)
+        return page(request, organiser, "admin/home.html",
+                    {"edition": edition, "screenings": upcoming[:HOME_LIMIT],
+                     "more": max(0, len(upcoming) - HOME_LIMIT), "errors": exc.fields},
+                    status_code=422)
+    return redirect(request, "admin_home", "confirm_email")
 
 
 async def screening_list(request: Request) -> Response:
@@ -497,6 +523,8 @@ organiser_routes: list[BaseRoute] = [
 
 # Admins only (festival.web.routes declares it).
 admin_routes: list[BaseRoute] = [
+    Route("/admin/edition/confirm-email", edition_confirm_email, methods=["POST"],
+          name="admin_edition_confirm_email"),
     Route("/admin/organisers", organiser_accounts, name="admin_organisers"),
     Route("/admin/organisers/{id:int}/disable", organiser_disable, methods=["POST"],
           name="admin_organiser_disable"),
