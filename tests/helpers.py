@@ -325,17 +325,23 @@ async def add_organiser(target: Any, email: str, password: str = PASSWORD,
                                            settings=settings or fast_settings())
 
 
-def add_organiser_to_file(db_path: str | Path, email: str, password: str = PASSWORD,
-                          role: str = "organiser", country: str | None = "NL") -> int:
-    """`add_organiser` for a database file some server has open, from synchronous code."""
-    async def create() -> int:
+def on_file(db_path: str | Path, work: Callable[[Database], Awaitable[T]]) -> T:
+    """`work(db)` on a database file some server has open, from synchronous code (the
+    browser tests arrange their data this way)."""
+    async def run() -> T:
         db = await Database(str(db_path), synchronous="NORMAL").open()
         try:
-            return await add_organiser(db, email, password, role, country)
+            return await work(db)
         finally:
             await db.close()
 
-    return run_sync(create())
+    return run_sync(run())
+
+
+def add_organiser_to_file(db_path: str | Path, email: str, password: str = PASSWORD,
+                          role: str = "organiser", country: str | None = "NL") -> int:
+    """`add_organiser` for a database file some server has open, from synchronous code."""
+    return on_file(db_path, lambda db: add_organiser(db, email, password, role, country))
 
 
 # --- mail --------------------------------------------------------------------------------------

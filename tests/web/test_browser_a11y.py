@@ -172,18 +172,10 @@ def test_the_door_scanning_has_no_accessibility_violations(browser: Any, live_se
     """The door with the camera scanner's panel shown (static/js/door-scanner.js), after
     an admitted scan and a refused one, on a desktop and on a phone."""
     from tests.browser import create_organiser
-    from tests.helpers import register, run_sync
+    from tests.helpers import on_file, register
 
-    async def ticket() -> dict[str, Any]:
-        from festival.core.store import Database
-
-        db = await Database(live_server.db_path, synchronous="NORMAL").open()
-        try:
-            return await register(db, "hague", "Door A11y", f"door.{width}@example.org", 2)
-        finally:
-            await db.close()
-
-    registration = run_sync(ticket())
+    registration = on_file(live_server.db_path, lambda db: register(
+        db, "hague", "Door A11y", f"door.{width}@example.org", 2))
     email = f"door-a11y-{width}@example.org"
     create_organiser(live_server, email, "a11y-password-1", "admin", None)
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB",
@@ -208,18 +200,10 @@ def test_organiser_tables_have_no_accessibility_violations_on_a_phone(
     """The attendee list and the dashboard, whose wide tables scroll in their own box on
     a small screen: each such box can be reached and scrolled by keyboard."""
     from tests.browser import create_organiser
-    from tests.helpers import register, run_sync
+    from tests.helpers import on_file, register
 
-    async def registered() -> dict[str, Any]:
-        from festival.core.store import Database
-
-        db = await Database(live_server.db_path, synchronous="NORMAL").open()
-        try:
-            return await register(db, "hague", "Table A11y", f"table.{width}@example.org", 2)
-        finally:
-            await db.close()
-
-    registration = run_sync(registered())
+    registration = on_file(live_server.db_path, lambda db: register(
+        db, "hague", "Table A11y", f"table.{width}@example.org", 2))
     email = f"tables-a11y-{width}@example.org"
     create_organiser(live_server, email, "a11y-password-1", "admin", None)
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB",
@@ -290,19 +274,10 @@ def test_registration_management_pages_have_no_accessibility_violations(
     """The attendee list with a registration's forms open (and a refusal shown in
     place), the message form and its preview."""
     from tests.browser import create_organiser
-    from tests.helpers import register, run_sync
+    from tests.helpers import on_file, register
 
-    async def registered() -> dict[str, Any]:
-        from festival.core.store import Database
-
-        db = await Database(live_server.db_path, synchronous="NORMAL").open()
-        try:
-            return await register(db, "hague", f"Manage A11y {width}",
-                                  f"manage.{width}@example.org", 2)
-        finally:
-            await db.close()
-
-    registration = run_sync(registered())
+    registration = on_file(live_server.db_path, lambda db: register(
+        db, "hague", f"Manage A11y {width}", f"manage.{width}@example.org", 2))
     sid = registration["screening_id"]
     email = f"manage-a11y-{width}@example.org"
     create_organiser(live_server, email, "a11y-password-1", "admin", None)
