@@ -11,7 +11,6 @@ import asyncio
 import getpass
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -21,7 +20,7 @@ from typing import Any, TextIO
 from festival.core import logs
 from festival.core.errors import FestivalError, ValidationError
 from festival.core.settings import Settings, SettingsError, help_rows
-from festival.core.store import Database, fetch_value, schema_version
+from festival.core.store import DATABASE_ERRORS, Database, describe, fetch_value, is_postgresql
 from festival.mail import sender
 from festival.organisers import accounts
 from festival.privacy import records
@@ -184,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_fields(exc, sys.stderr)
     except FestivalError as exc:
         print(f"festival: {exc.message}", file=sys.stderr)
-    except (sqlite3.Error, OSError) as exc:
+    except (*DATABASE_ERRORS, OSError) as exc:
         print(f"festival: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("festival: interrupted", file=sys.stderr)
@@ -202,8 +201,9 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]
     """Opens (and migrates) the database, runs `work`, closes it whatever happens."""
     try:
         db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous).open()
-    except sqlite3.Error as exc:
-        raise CommandError(f"cannot open the database {settings.db_path}: {exc}") from exc
+    except (*DATABASE_ERRORS, OSError) as exc:
+        raise CommandError(f"cannot open the database {describe(settings.db_path)}: {exc}"
+                           ) from exc
     try:
         return await work(db)
     finally:
@@ -214,11 +214,10 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> int:
-        async with db.reader() as conn:
-            return await schema_version(conn)
+        return await db.schema_version()
 
     version = asyncio.run(_with_db(settings, work))
-    print(f"{settings.db_path}: schema version {version}, ready")
+    print(f"{describe(settings.db_path)}: schema version {version}, ready")
     return 0
 
 
@@ -452,7 +451,10 @@ async def prepare(settings: Settings) -> ImportSummary | None:
 
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that makes Settings.from_env() in a worker equal `settings`."""
-    return {**settings.environment(), "FESTIVAL_DB": str(Path(settings.db_path).resolve())}
+    location = settings.db_path
+    if not is_postgresql(location):
+        location = str(Path(location).resolve())
+    return {**settings.environment(), "FESTIVAL_DB": location}
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {

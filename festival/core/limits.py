@@ -65,10 +65,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
-
 from festival.core.errors import RateLimited
-from festival.core.store import Database, execute, execute_count, fetch_all, insert_returning_id
+from festival.core.store import (
+    Connection,
+    Database,
+    execute,
+    execute_count,
+    fetch_all,
+    insert_returning_id,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -215,7 +220,7 @@ async def take(db: Database, bucket: str, client: str, *, target: str = "", weig
     raise RateLimited(wait)
 
 
-async def release(conn: aiosqlite.Connection, event_id: int | None) -> None:
+async def release(conn: Connection, event_id: int | None) -> None:
     """Uncounts a request `take` counted (e.g. a sign-in that turned out right), inside
     the caller's transaction."""
     if event_id:

@@ -29,10 +29,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
-
 from festival.core import i18n, times
-from festival.core.store import Database, fetch_one, fetch_value
+from festival.core.store import Connection, Database, fetch_all, fetch_one, fetch_value
 from festival.mail.facts import MessageFacts
 from festival.programme.queries import get_screening, guest_view
 
@@ -69,7 +67,7 @@ def new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@festival>"
 
 
-async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
+async def enqueue(conn: Connection, *, kind: str, registration_id: int,
                   by_attendee: bool = False, by_organiser: bool = False,
                   screening_message_id: int | None = None) -> str:
     """Queues a message of `kind` for a registration's attendee; call it inside the
@@ -88,7 +86,7 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
     # One statement, one trip to the database thread: the recipient is read from the
     # row this transaction just wrote, the cap counted by the (recipient_key,
     # created_at) index.
-    inserted = list(await conn.execute_fetchall(_ENQUEUE, {
+    inserted = list(await fetch_all(conn, _ENQUEUE, {
         "now": now, "kind": kind, "message_id": new_message_id(),
         "capped": (kind in ATTENDEE_KINDS or by_attendee) and not by_organiser,
         "screening_message_id": screening_message_id,
@@ -99,7 +97,7 @@ async def enqueue(conn: aiosqlite.Connection, *, kind: str, registration_id: int
     return str(inserted[0][0])
 
 
-async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: int,
+async def read_facts(conn: Connection, *, kind: str, registration_id: int,
                      message_id: str, queued_at: str | None,
                      screening_message_id: int | None = None) -> MessageFacts:
     """Everything the message of `kind` to a registration's attendee says, as `conn`
@@ -136,7 +134,7 @@ async def read_facts(conn: aiosqlite.Connection, *, kind: str, registration_id: 
         note=await _note(conn, screening_message_id))
 
 
-async def _note(conn: aiosqlite.Connection, screening_message_id: int | None
+async def _note(conn: Connection, screening_message_id: int | None
                 ) -> dict[str, Any] | None:
     """An organiser's message to a screening's registrants (kind 'message'), or None."""
     if screening_message_id is None:

@@ -42,7 +42,6 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
@@ -61,6 +60,7 @@ from festival.core.errors import (
 )
 from festival.core.settings import Settings
 from festival.core.store import (
+    Connection,
     Database,
     execute,
     fetch_all,
@@ -337,7 +337,7 @@ async def _count_failure(db: Database, account: str, client: str) -> tuple[int, 
     return failures, locked
 
 
-async def open_session(conn: aiosqlite.Connection, organiser_id: int) -> str:
+async def open_session(conn: Connection, organiser_id: int) -> str:
     """Writes a new session for the organiser inside the caller's transaction (after an
     invite is used, or a second factor's code is right); answers its token."""
     token = new_token()
@@ -435,7 +435,7 @@ def require_country(organiser: dict[str, Any], country: str) -> None:
 # `account` is an organiser's id (the pages) or email address (the command line); `by` is
 # the id of the admin who acts, for the audit trail (None: the command line).
 
-async def _find(conn: aiosqlite.Connection, account: int | str) -> dict[str, Any]:
+async def _find(conn: Connection, account: int | str) -> dict[str, Any]:
     if isinstance(account, int):
         row = await fetch_one(conn, f"SELECT {PUBLIC_COLUMNS} FROM organisers WHERE id = ?",
                               (account,))
@@ -447,7 +447,7 @@ async def _find(conn: aiosqlite.Connection, account: int | str) -> dict[str, Any
     return dict(row)
 
 
-async def _locks(conn: aiosqlite.Connection, organiser_id: int | None = None
+async def _locks(conn: Connection, organiser_id: int | None = None
                  ) -> dict[int, dict[str, Any]]:
     """Organiser id -> the clients locked out of the account now and until when."""
     sql = ("SELECT account, COUNT(*) AS clients, MAX(locked_until) AS until "

@@ -16,14 +16,14 @@ import json
 import re
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import _
 from festival.core.i18n import translations_of
 from festival.core.store import (
     LIKE_ESCAPE,
+    Connection,
     Database,
+    Row,
     chunks,
     contains,
     execute,
@@ -196,7 +196,7 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-async def record(conn: aiosqlite.Connection, organiser_id: int | None, action: str,
+async def record(conn: Connection, organiser_id: int | None, action: str,
                  entity: str, entity_id: int | None, before: dict[str, Any] | None,
                  after: dict[str, Any] | None) -> None:
     """Writes one audit entry; call it inside the transaction that made the change."""
@@ -214,7 +214,7 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None
             if before.get(k) != after.get(k)}
 
 
-def entry_from_row(row: aiosqlite.Row) -> dict[str, Any]:
+def entry_from_row(row: Row) -> dict[str, Any]:
     entry = dict(row)
     entry["before"] = json.loads(entry["before_json"]) if entry["before_json"] else None
     entry["after"] = json.loads(entry["after_json"]) if entry["after_json"] else None
@@ -256,7 +256,7 @@ def _scrub(value: Any, address: str | None, *, registration: bool) -> Any:
     return value
 
 
-async def erase_personal(conn: aiosqlite.Connection, *, registration_ids: list[int],
+async def erase_personal(conn: Connection, *, registration_ids: list[int],
                          address: str | None = None) -> int:
     """Blanks attendees' names and emails in the entries about these registrations, and
     (with `address`, trimmed and lower case) every text holding that address in any

@@ -28,13 +28,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import aiosqlite
 import pyotp
 
 from festival.core import limits, times
 from festival.core.errors import Conflict, FestivalError, _
 from festival.core.settings import Settings
-from festival.core.store import Database, execute, fetch_one, fetch_value
+from festival.core.store import Connection, Database, execute, fetch_one, fetch_value
 from festival.organisers import accounts, audit
 
 log = logging.getLogger("festival.auth")
@@ -156,7 +155,7 @@ async def reset(db: Database, account: int | str, *, by: int | None = None
         return row
 
 
-async def _clear(conn: aiosqlite.Connection, organiser_id: int, enabled_at: str | None, *,
+async def _clear(conn: Connection, organiser_id: int, enabled_at: str | None, *,
                  by: int | None) -> None:
     await execute(conn, "UPDATE organisers SET totp_secret = NULL, totp_pending = NULL, "
                   "totp_last_step = NULL, totp_enabled_at = NULL WHERE id = ?",

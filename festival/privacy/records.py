@@ -54,13 +54,13 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.store import (
     LIKE_ESCAPE,
+    Connection,
     Database,
+    Row,
     chunks,
     contains,
     execute,
@@ -230,7 +230,7 @@ async def export_person(db: Database, email: str, *, now: datetime | None = None
     }
 
 
-def _registration(row: aiosqlite.Row) -> dict[str, Any]:
+def _registration(row: Row) -> dict[str, Any]:
     r = dict(row)
     screening_fields = ("screening_id", "starts_at", "ends_at", "timezone",
                         "screening_status", "film", "venue", "city", "country", "edition")
@@ -242,7 +242,7 @@ def _registration(row: aiosqlite.Row) -> dict[str, Any]:
     return r
 
 
-def _entry(row: aiosqlite.Row) -> dict[str, Any]:
+def _entry(row: Row) -> dict[str, Any]:
     entry = dict(row)
     for column in ("before", "after"):
         text = entry.pop(f"{column}_json")
@@ -252,14 +252,14 @@ def _entry(row: aiosqlite.Row) -> dict[str, Any]:
 
 # --- erasing -------------------------------------------------------------------------------
 
-async def _erase(conn: aiosqlite.Connection, ids: list[int], *, now: datetime | None,
+async def _erase(conn: Connection, ids: list[int], *, now: datetime | None,
                  address: str | None = None, cancel_upcoming: bool = True) -> Counts:
     """Erases these registrations (see the module docstring), their messages (and, with
     `address`, every message to it) and their personal data in the audit trail; with
     `cancel_upcoming`, first cancels those not yet started nor checked in, promoting
     each screening's waitlist. Call it inside a transaction."""
     moment = times.moment(now)
-    cancelled: list[aiosqlite.Row] = []
+    cancelled: list[Row] = []
     promoted: list[int] = []
     if cancel_upcoming:
         for chunk in chunks(ids):

@@ -23,12 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import Forbidden, NotFound, _
 from festival.core.i18n import ngettext, translated, translations_of
 from festival.core.store import (
+    Connection,
     Database,
     execute,
     fetch_all,
@@ -108,7 +107,7 @@ def may_edit_shared(organiser: Organiser, countries: set[str]) -> bool:
     return organiser["role"] == "admin" or countries <= {organiser.get("country")}
 
 
-async def _usage(conn: aiosqlite.Connection, kind: str, row_id: int | None = None
+async def _usage(conn: Connection, kind: str, row_id: int | None = None
                  ) -> dict[int, dict[str, int]]:
     """Row id -> {country: screenings there using it}, for one row or every row in use."""
     select, column = USAGE[kind]
@@ -120,12 +119,12 @@ async def _usage(conn: aiosqlite.Connection, kind: str, row_id: int | None = Non
     return usage
 
 
-async def countries_using(conn: aiosqlite.Connection, kind: str, row_id: int) -> set[str]:
+async def countries_using(conn: Connection, kind: str, row_id: int) -> set[str]:
     """The countries with a screening that uses this venue, film or guest."""
     return set((await _usage(conn, kind, row_id)).get(row_id, {}))
 
 
-async def _require_may_change(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind,
+async def _require_may_change(conn: Connection, organiser: Organiser, kind: Kind,
                               row: dict[str, Any]) -> None:
     if not kind.shared:
         accounts.require_country(organiser, row["country"])
@@ -174,7 +173,7 @@ async def get_row(db: Database, organiser: Organiser, kind_name: str, row_id: in
         return await _find(conn, organiser, KINDS[kind_name], row_id)
 
 
-async def _find(conn: aiosqlite.Connection, organiser: Organiser, kind: Kind, row_id: int
+async def _find(conn: Connection, organiser: Organiser, kind: Kind, row_id: int
                 ) -> dict[str, Any]:
     row = await fetch_one(conn, f"SELECT * FROM {kind.table} WHERE id = ?", (row_id,))
     if row is None:
@@ -232,7 +231,7 @@ async def save_row(db: Database, organiser: Organiser, kind_name: str, row_id: i
     return Saved(row_id, action)
 
 
-async def _check_venue_change(conn: aiosqlite.Connection, before: dict[str, Any],
+async def _check_venue_change(conn: Connection, before: dict[str, Any],
                               values: dict[str, Any], errors: dict[str, str]) -> None:
     """A venue's screenings must still fit it: their times were entered in its zone, and
     none may hold more seats than it."""

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import ValidationError
 from festival.core.store import (
+    Connection,
     Database,
     execute,
     execute_many,
@@ -96,7 +95,7 @@ def _part(counts: dict[str, int], label: str) -> str:
 
 # --- reading what is there ---------------------------------------------------------------
 
-async def load_existing(conn: aiosqlite.Connection, edition_key: str | None) -> Existing:
+async def load_existing(conn: Connection, edition_key: str | None) -> Existing:
     """The database's venues, films, guests, the edition's screenings (with their guest
     ids) and every screening occupying a venue: read once, compared in memory."""
     existing = Existing()
@@ -112,7 +111,7 @@ async def load_existing(conn: aiosqlite.Connection, edition_key: str | None) -> 
     return existing
 
 
-async def _load_screenings(conn: aiosqlite.Connection, existing: Existing, edition_id: int
+async def _load_screenings(conn: Connection, existing: Existing, edition_id: int
                            ) -> None:
     rows = await fetch_all(conn, """
         SELECT s.*, (SELECT COALESCE(SUM(r.seats), 0) FROM registrations r
@@ -135,7 +134,7 @@ async def _load_screenings(conn: aiosqlite.Connection, existing: Existing, editi
         by_id[row["screening_id"]]["guest_ids"].append(row["guest_id"])
 
 
-async def _load_bookings(conn: aiosqlite.Connection, existing: Existing) -> None:
+async def _load_bookings(conn: Connection, existing: Existing) -> None:
     rows = await fetch_all(conn, """
         SELECT e.key AS edition_key, s.key, v.key AS venue_key, s.starts_at, s.ends_at
         FROM screenings s JOIN venues v ON v.id = s.venue_id
@@ -166,7 +165,7 @@ async def import_programme(db: Database, data: Any, *, progress: Progress | None
         return await _write(conn, programme, existing, progress)
 
 
-async def _write(conn: aiosqlite.Connection, programme: Programme, existing: Existing,
+async def _write(conn: Connection, programme: Programme, existing: Existing,
                  progress: Progress | None) -> ImportSummary:
     now = times.now_text()
     summary = ImportSummary(programme.edition["key"])
@@ -189,7 +188,7 @@ async def _write(conn: aiosqlite.Connection, programme: Programme, existing: Exi
     return summary
 
 
-async def _write_edition(conn: aiosqlite.Connection, edition: dict[str, Any],
+async def _write_edition(conn: Connection, edition: dict[str, Any],
                          old: dict[str, Any] | None, now: str, summary: ImportSummary) -> int:
     values = tuple(edition[c] for c in EDITION_COLUMNS)
     if old is None:
@@ -204,7 +203,7 @@ async def _write_edition(conn: aiosqlite.Connection, edition: dict[str, Any],
     return int(old["id"])
 
 
-async def _write_rows(conn: aiosqlite.Connection, kind: str, columns: tuple[str, ...],
+async def _write_rows(conn: Connection, kind: str, columns: tuple[str, ...],
                       items: list[dict[str, Any]], old_rows: dict[str, dict[str, Any]],
                       now: str, summary: ImportSummary, changed: set[tuple[str, int]]
                       ) -> dict[str, int]:
@@ -237,7 +236,7 @@ class _ScreeningWriter:
     """Writes the file's screenings with a few executemany calls (5,000 in well under a
     second): inserts, visible updates (sequence + 1), quiet updates (notes only)."""
 
-    def __init__(self, conn: aiosqlite.Connection, summary: ImportSummary, existing: Existing,
+    def __init__(self, conn: Connection, summary: ImportSummary, existing: Existing,
                  ids: dict[str, dict[str, int]], now: str, progress: Progress | None) -> None:
         self.conn, self.summary, self.now, self.progress = conn, summary, now, progress
         self.old = existing.screenings

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import NotFound, _
 from festival.core.guests import UNLISTED_GUEST_NAME
 from festival.core.i18n import translations_of
-from festival.core.store import Database, fetch_all, fetch_one
+from festival.core.store import Connection, Database, Row, fetch_all, fetch_one
 
 SCREENING_SELECT = """
 SELECT s.*, f.key AS film_key, f.title, f.runtime_minutes, f.synopsis, f.director, f.year,
@@ -103,7 +101,7 @@ def seats_left(screening: dict[str, Any], confirmed: int) -> int:
     return max(0, screening["capacity"] - confirmed)
 
 
-def screening_from_row(row: aiosqlite.Row) -> dict[str, Any]:
+def screening_from_row(row: Row) -> dict[str, Any]:
     s = dict(row)
     s["starts_local"] = times.to_local(s["starts_at"], s["timezone"])
     s["ends_local"] = times.to_local(s["ends_at"], s["timezone"])
@@ -247,7 +245,7 @@ class ScreeningCache:
 
 
 async def get_screening(
-    db: Database | aiosqlite.Connection, screening_id: int, *, public: bool = True
+    db: Database | Connection, screening_id: int, *, public: bool = True
 ) -> dict[str, Any]:
     """One screening with its debate guests; NotFound for an unknown id (or a draft,
     when public)."""

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import Conflict, _
 from festival.core.i18n import ngettext, translated
-from festival.core.store import Database, execute, fetch_all
+from festival.core.store import Connection, Database, execute, fetch_all
 from festival.organisers import audit
 from festival.programme import catalogue
 
@@ -27,14 +25,14 @@ WHERE = {"venue": "s.venue_id = ?", "film": "s.film_id = ?",
          "guest": "s.id IN (SELECT screening_id FROM screening_guests WHERE guest_id = ?)"}
 
 
-async def find_for_change(conn: aiosqlite.Connection, organiser: dict[str, Any],
+async def find_for_change(conn: Connection, organiser: dict[str, Any],
                           kind_name: str, row_id: int) -> dict[str, Any]:
     """The row, inside the caller's transaction, checked as for an edit (NotFound,
     Forbidden): for changes that belong to a row (its removal, a film's poster)."""
     return await catalogue._find(conn, organiser, catalogue.KINDS[kind_name], row_id)
 
 
-async def used_by(conn: aiosqlite.Connection, kind_name: str, row_id: int
+async def used_by(conn: Connection, kind_name: str, row_id: int
                   ) -> tuple[list[str], int]:
     """What uses the row: (at most USED_BY_LIMIT) screenings described, and how many
     screenings use it in all."""

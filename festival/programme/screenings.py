@@ -24,12 +24,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import NotFound, ValidationError, _
 from festival.core.i18n import Text, ngettext, translated, translations_of
 from festival.core.store import (
+    Connection,
     Database,
     execute,
     fetch_all,
@@ -179,7 +178,7 @@ def _when(instant: str, zone: str) -> str:
     return times.to_local(instant, zone).strftime("%Y-%m-%d %H:%M")
 
 
-async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dict[str, Any],
+async def _check_times(conn: Connection, v: dict[str, Any], venue: dict[str, Any],
                        edition: dict[str, Any], errors: dict[str, str]) -> None:
     """Sets v['starts_utc'] and v['ends_utc'] when the wall-clock times are good."""
     start, end = v.get("starts_at"), v.get("ends_at")
@@ -209,7 +208,7 @@ async def _check_times(conn: aiosqlite.Connection, v: dict[str, Any], venue: dic
             v["starts_utc"], v["ends_utc"] = instants["starts_at"], instants["ends_at"]
 
 
-async def _check_bookings(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
+async def _check_bookings(conn: Connection, organiser: Organiser, v: dict[str, Any],
                           old: dict[str, Any] | None, gap: timedelta, errors: dict[str, str]
                           ) -> None:
     """No venue double-booked (with `gap` between screenings); no guest in two places.
@@ -229,7 +228,7 @@ async def _check_bookings(conn: aiosqlite.Connection, organiser: Organiser, v: d
         await _check_guests_free(conn, organiser, v, guest_ids, screening_id, errors)
 
 
-async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], screening_id: int,
+async def _check_venue_free(conn: Connection, v: dict[str, Any], screening_id: int,
                             gap: timedelta, errors: dict[str, str]) -> None:
     start, end = v["starts_utc"], v["ends_utc"]
     clash = await fetch_one(conn, """
@@ -245,7 +244,7 @@ async def _check_venue_free(conn: aiosqlite.Connection, v: dict[str, Any], scree
             end=_when(clash["ends_at"], clash["timezone"]), gap=gap.seconds // 60))
 
 
-async def _check_guests_free(conn: aiosqlite.Connection, organiser: Organiser,
+async def _check_guests_free(conn: Connection, organiser: Organiser,
                              v: dict[str, Any], guest_ids: list[int], screening_id: int,
                              errors: dict[str, str]) -> None:
     start, end = v["starts_utc"], v["ends_utc"]
@@ -277,7 +276,7 @@ def _clash_message(organiser: Organiser, booking: dict[str, Any]) -> str:
              start=_when(booking["starts_at"], booking["timezone"]))
 
 
-async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[str, Any],
+async def _references(conn: Connection, organiser: Organiser, v: dict[str, Any],
                       errors: dict[str, str]) -> dict[str, Any] | None:
     """The venue (Forbidden when not the organiser's country); film and guests exist."""
     venue = None
@@ -299,7 +298,7 @@ async def _references(conn: aiosqlite.Connection, organiser: Organiser, v: dict[
     return venue
 
 
-async def check_screening(conn: aiosqlite.Connection, organiser: Organiser,
+async def check_screening(conn: Connection, organiser: Organiser,
                           data: dict[str, Any], old: dict[str, Any] | None,
                           edition: dict[str, Any], changeover_minutes: int
                           ) -> dict[str, Any]:
@@ -357,7 +356,7 @@ def _inputs_of(old: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, Any]:
+async def _snapshot(conn: Connection, screening_id: int) -> dict[str, Any]:
     """The stored screening with its guest ids: what the audit trail keeps."""
     row = await fetch_one(conn, "SELECT * FROM screenings WHERE id = ?", (screening_id,))
     if row is None:
@@ -369,7 +368,7 @@ async def _snapshot(conn: aiosqlite.Connection, screening_id: int) -> dict[str, 
     return snapshot
 
 
-async def edition_to_edit(conn: aiosqlite.Connection) -> dict[str, Any]:
+async def edition_to_edit(conn: Connection) -> dict[str, Any]:
     """The current edition, which organisers' new screenings join; ValidationError
     while there is none."""
     row = await fetch_one(conn, "SELECT * FROM editions ORDER BY starts_on DESC, id DESC "

@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiosqlite
-
 from festival.core.errors import ValidationError, _
 from festival.core.i18n import translate, translated
-from festival.core.store import execute_many, fetch_all
+from festival.core.store import Connection, execute_many, fetch_all
 
 # The stored columns of each table, notes last (see seen_by_attendees). A `_i18n`
 # column holds the translations of the text column before it (migration 0010).
@@ -74,7 +72,7 @@ def seen_by_attendees(before: tuple[Any, ...], after: tuple[Any, ...]) -> bool:
     return before[:-1] != after[:-1]
 
 
-async def bump_dependants(conn: aiosqlite.Connection, changed: set[tuple[str, int]],
+async def bump_dependants(conn: Connection, changed: set[tuple[str, int]],
                           touched: set[int], now: str) -> None:
     """A venue's new address or a guest's new name changes what attendees see of every
     screening there (LOCATION, DESCRIPTION), also of screenings the file did not list."""
@@ -92,7 +90,7 @@ async def bump_dependants(conn: aiosqlite.Connection, changed: set[tuple[str, in
                        "WHERE id = ?", [(now, i) for i in sorted(ids - touched)])
 
 
-async def write_guest_lists(conn: aiosqlite.Connection, lists: dict[int, list[int]]) -> None:
+async def write_guest_lists(conn: Connection, lists: dict[int, list[int]]) -> None:
     """Replaces the debate guests of each screening (id -> guest ids, in order)."""
     await execute_many(conn, "DELETE FROM screening_guests WHERE screening_id = ?",
                        [(i,) for i in lists])
@@ -120,7 +118,7 @@ def refused(errors: dict[str, str]) -> ValidationError:
                                    for k, v in errors.items()})
 
 
-async def unique_key(conn: aiosqlite.Connection, table: str, base: str,
+async def unique_key(conn: Connection, table: str, base: str,
                      edition_id: int | None = None) -> str:
     """`base`, or `base-2`, `base-3`, ...: the first not taken (within the edition)."""
     where = " AND edition_id = ?" if edition_id is not None else ""

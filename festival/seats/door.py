@@ -27,17 +27,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.i18n import Text
 from festival.core.store import (
+    Connection,
     Database,
+    Row,
     execute,
     execute_count,
     fetch_one,
@@ -100,7 +99,7 @@ class NoSeatsLeft(Conflict):
 
 # --- one screening's attendees ------------------------------------------------------------
 
-async def managed_screening(db: Database | aiosqlite.Connection, organiser: dict[str, Any],
+async def managed_screening(db: Database | Connection, organiser: dict[str, Any],
                             screening_id: int) -> dict[str, Any]:
     """The screening (drafts too); NotFound, or Forbidden unless the organiser manages
     its country."""
@@ -109,7 +108,7 @@ async def managed_screening(db: Database | aiosqlite.Connection, organiser: dict
     return screening
 
 
-def registration_view(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
+def registration_view(row: Row | dict[str, Any]) -> dict[str, Any]:
     """A registration as organisers see it: times at the venue, who checked it in."""
     r = dict(row)
     zone = r["timezone"]

@@ -30,12 +30,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError, _
 from festival.core.i18n import Text
 from festival.core.store import (
+    Connection,
     Database,
     execute,
     fetch_all,
@@ -75,7 +74,7 @@ def arrived_seats(registration: dict[str, Any]) -> int:
     return int(registration["seats"] if arrived is None else arrived)
 
 
-async def _registration(conn: aiosqlite.Connection, organiser: dict[str, Any],
+async def _registration(conn: Connection, organiser: dict[str, Any],
                         screening_id: int, registration_id: Any, moment: str
                         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the screening, the registration) inside a write transaction: the organiser's
@@ -99,7 +98,7 @@ def _live(screening: dict[str, Any], registration: dict[str, Any]) -> None:
         raise Conflict(CANCELLED_SCREENING)
 
 
-async def _state(conn: aiosqlite.Connection, screening_id: int) -> dict[str, Any]:
+async def _state(conn: Connection, screening_id: int) -> dict[str, Any]:
     row = await fetch_one(conn, _SEATS, (screening_id,))
     assert row is not None
     return dict(row)

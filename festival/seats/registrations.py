@@ -61,16 +61,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
-
-import aiosqlite
 
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, RegistrationClosed, ValidationError, _
 from festival.core.i18n import Text
-from festival.core.store import Database, execute
+from festival.core.store import Connection, Database, execute, fetch_all, fetch_one
 from festival.core.text import clean_email, email_key, has_unsafe_characters
 from festival.mail import outbox
 from festival.organisers import audit
@@ -237,7 +234,7 @@ async def register(
         # Holds that ran out free their seats first, for the waitlist before newcomers.
         if await expire_overdue(conn, screening_id, moment):
             await promote_waitlist(conn, screening_id, now=now)
-        state = await _first(conn, SCREENING_STATE, (key, screening_id))
+        state = await fetch_one(conn, SCREENING_STATE, (key, screening_id))
         if state is None or state["status"] == "draft":
             raise NotFound(_("There is no such screening."))
         reason = closed_reason(state["status"], state["starts_at"], moment, state["ends_at"])
@@ -281,22 +278,22 @@ async def register(
     return _public(registration), True
 
 
-async def ensure_attendee(conn: aiosqlite.Connection, key: str, moment: str | None = None
+async def ensure_attendee(conn: Connection, key: str, moment: str | None = None
                           ) -> None:
     """Gives the attendee `key` (an email_key) the secret of their own page, unless they
     have one; call it inside the transaction that queues their mail."""
-    await conn.execute_fetchall(
+    await fetch_all(conn,
         "INSERT INTO attendees (email_key, secret, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT (email_key) DO NOTHING",
         (key, secrets.token_urlsafe(SECRET_BYTES), moment or times.now_text()))
 
 
-async def _resend(conn: aiosqlite.Connection, registration: dict[str, Any]) -> bool:
+async def _resend(conn: Connection, registration: dict[str, Any]) -> bool:
     """Queues the registration's mail again, unless any mail was queued for it within
     RESEND_INTERVAL (a form submitted in a loop must not flood someone's inbox; the
     outbox's cap per address stops the rest)."""
     since = times.utc_text(times.utc_now() - RESEND_INTERVAL)  # the outbox's own clock
-    recent = await _first(conn, "SELECT 1 FROM outbox WHERE registration_id = ? "
+    recent = await fetch_one(conn, "SELECT 1 FROM outbox WHERE registration_id = ? "
                                 "AND created_at > ?", (registration["id"], since))
     if recent is not None:
         return False
@@ -326,7 +323,7 @@ async def resend_tickets(db: Database, email: Any, *, now: datetime | None = Non
         await expire_holds(db, now=now)  # a hold that ran out is not mailed as held
     async with db.transaction() as conn:  # read again: the rows may have changed since
         queued = 0
-        for row in await conn.execute_fetchall(sql, params):
+        for row in await fetch_all(conn, sql, params):
             queued += await _resend(conn, dict(row))
         return queued
 
@@ -336,18 +333,11 @@ def _clean_locale(locale: str) -> str:
     return locale if ok else "en"
 
 
-async def _first(conn: aiosqlite.Connection, sql: str, params: Any) -> sqlite3.Row | None:
-    # execute_fetchall is one trip to the connection's thread (a cursor costs three):
-    # it keeps the write lock held for less time.
-    rows = list(await conn.execute_fetchall(sql, params))
-    return rows[0] if rows else None
-
-
-async def _insert(conn: aiosqlite.Connection, r: dict[str, Any]) -> int | None:
+async def _insert(conn: Connection, r: dict[str, Any]) -> int | None:
     """Inserts the registration; answers its id, or None when a unique index (one
     registration per address and screening) already holds it. DO NOTHING rather than
     catching the error: PostgreSQL aborts the whole transaction after one."""
-    row = await _first(
+    row = await fetch_one(
         conn,
         """INSERT INTO registrations (screening_id, token, name, email, email_key, seats,
                status, locale, created_at, confirmed_at, updated_at, held_until, confirm_code)
@@ -358,13 +348,13 @@ async def _insert(conn: aiosqlite.Connection, r: dict[str, Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
-async def _existing(conn: aiosqlite.Connection, screening_id: int, key: str) -> dict[str, Any]:
+async def _existing(conn: Connection, screening_id: int, key: str) -> dict[str, Any]:
     return await _load(conn, "r.screening_id = ? AND r.email_key = ? AND r.status != 'cancelled'",
                        screening_id, key)
 
 
-async def _load(conn: aiosqlite.Connection, where: str, *params: Any) -> dict[str, Any]:
-    row = await _first(conn, f"{REGISTRATION_SELECT} WHERE {where}", params)
+async def _load(conn: Connection, where: str, *params: Any) -> dict[str, Any]:
+    row = await fetch_one(conn, f"{REGISTRATION_SELECT} WHERE {where}", params)
     if row is None:
         raise NotFound(NO_REGISTRATION)
     return dict(row)
@@ -452,18 +442,18 @@ async def confirm(db: Database, token: str, code: Any, *,
         return _public(await _load(conn, "r.id = ?", registration["id"]))
 
 
-async def expire_overdue(conn: aiosqlite.Connection, screening_id: int, moment: str) -> int:
+async def expire_overdue(conn: Connection, screening_id: int, moment: str) -> int:
     """Cancels the screening's holds that ran out by `moment` (cancel_reason 'expired'),
     each with an 'expired' mail while the screening is still open; answers how many.
     Inside a write transaction; the caller then promotes the waitlist."""
-    rows = await conn.execute_fetchall(
+    rows = await fetch_all(conn,
         """UPDATE registrations SET status = 'cancelled', cancel_reason = 'expired',
                   cancelled_at = :moment, updated_at = :moment, changes = changes + 1
            WHERE screening_id = :screening AND status = 'held' AND held_until <= :moment
            RETURNING id""", {"moment": moment, "screening": screening_id})
     expired = sorted(int(row[0]) for row in rows)
     if expired:
-        screening = await _first(conn, "SELECT status, starts_at FROM screenings WHERE id = ?",
+        screening = await fetch_one(conn, "SELECT status, starts_at FROM screenings WHERE id = ?",
                                  (screening_id,))
         if screening is not None and not closed_reason(screening["status"],
                                                        screening["starts_at"], moment):
@@ -507,12 +497,12 @@ async def expire_holds_periodically(db: Database, *, interval: float = EXPIRY_IN
         await asyncio.sleep(interval)
 
 
-async def notify_registrants(conn: aiosqlite.Connection, screening_id: int, kind: str) -> int:
+async def notify_registrants(conn: Connection, screening_id: int, kind: str) -> int:
     """Queues mail of `kind` (screening_changed, screening_cancelled) to everyone
     registered and not cancelled who has an address (not walk-ins without one, nor
     erased registrations), inside the transaction that made the change; answers how
     many."""
-    rows = await conn.execute_fetchall(
+    rows = await fetch_all(conn,
         "SELECT id FROM registrations WHERE screening_id = ? AND status != 'cancelled'"
         " AND email != '' ORDER BY id", (screening_id,))
     for row in rows:
@@ -521,7 +511,7 @@ async def notify_registrants(conn: aiosqlite.Connection, screening_id: int, kind
 
 
 async def promote_waitlist(
-    conn: aiosqlite.Connection, screening_id: int, *, now: datetime | None = None,
+    conn: Connection, screening_id: int, *, now: datetime | None = None,
     by_attendee: bool = False,
 ) -> list[int]:
     """Gives seats to waiting parties in order of arrival while the longest-waiting one
@@ -532,7 +522,7 @@ async def promote_waitlist(
     each with a 'promoted' mail queued."""
     moment = times.moment(now)
     await expire_overdue(conn, screening_id, moment)
-    screening = await _first(
+    screening = await fetch_one(
         conn, f"""SELECT s.status, s.starts_at, s.capacity, e.confirm_email, e.hold_minutes,
                          (SELECT COALESCE(SUM(seats), 0) FROM registrations
                           WHERE screening_id = s.id AND status IN {TAKEN}) AS taken_seats
@@ -544,7 +534,7 @@ async def promote_waitlist(
     if free <= 0:
         return []
     # Each party has at least one seat, so at most `free` of them can be promoted.
-    waiting = await conn.execute_fetchall(
+    waiting = await fetch_all(conn,
         """SELECT id, seats, email_confirmed_at FROM registrations
            WHERE screening_id = ? AND status = 'waitlisted' ORDER BY id LIMIT ?""",
         (screening_id, free))
@@ -589,7 +579,7 @@ async def set_email_confirmation(
             "Please choose a whole number of minutes from %(low)d to %(high)d."),
             low=low, high=high)})
     async with db.transaction() as conn:
-        row = await _first(conn, "SELECT id, confirm_email, hold_minutes FROM editions"
+        row = await fetch_one(conn, "SELECT id, confirm_email, hold_minutes FROM editions"
                                  " WHERE key = ?", (edition_key,))
         if row is None:
             raise NotFound(_("There is no such edition."))
@@ -684,7 +674,7 @@ async def attendee_registrations(db: Database, secret: str, *, now: datetime | N
     return tickets, stamp
 
 
-async def waitlist_position(conn: aiosqlite.Connection, registration_id: int) -> int | None:
+async def waitlist_position(conn: Connection, registration_id: int) -> int | None:
     """The 1-based place among the screening's waiting registrations; None unless waiting."""
     registration = await _load(conn, "r.id = ?", registration_id)
     return registration["waitlist_position"]

@@ -99,7 +99,7 @@ class Statements:
         self.seen: list[str] = []
 
     async def watch(self, db: Database) -> None:
-        for conn in db._all:  # noqa: SLF001 - the store's connections, read only
+        for conn in db._engine._all:  # noqa: SLF001 - the store's connections, read only
             await conn.set_trace_callback(self.seen.append)
 
     def check(self, *expected: str) -> None:

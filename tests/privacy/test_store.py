@@ -8,13 +8,14 @@ import sqlite3
 from pathlib import Path
 
 from festival.core.settings import Settings
-from festival.core.store import SECURE_DELETE_SINCE, Database, migration_files
+from festival.core.store import Database, migration_files
+from festival.core.store.sqlite import SECURE_DELETE_SINCE
 from festival.privacy import records
 
 
 async def test_every_connection_zeroes_what_it_deletes(db: Database) -> None:
-    assert db._writer is not None
-    assert (await (await db._writer.execute("PRAGMA secure_delete")).fetchone())[0] == 1
+    async with db.transaction() as writer:
+        assert (await writer.fetch_one("PRAGMA secure_delete"))[0] == 1
     for _ in range(3):  # each reader in turn
         assert (await db.fetch_one("PRAGMA secure_delete"))[0] == 1
 

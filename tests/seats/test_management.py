@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from festival.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from festival.core.store import Database
+from festival.core.store import Database, insert_returning_id
 from festival.mail import outbox
 from festival.seats import door, management
 from tests.helpers import add_organiser, register, screening_id, sql
@@ -41,9 +41,9 @@ async def second_screening(db: Database, source: int, capacity: int = 4) -> int:
          "ends_at": "strftime('%Y-%m-%dT%H:%M:%SZ', ends_at, '+1 day')"}.get(c, c)
         for c in columns)
     async with db.transaction() as conn:
-        cursor = await conn.execute(f"INSERT INTO screenings ({', '.join(columns)}) "
-                                    f"SELECT {values} FROM screenings WHERE id = ?", (source,))
-        return int(cursor.lastrowid or 0)
+        return await insert_returning_id(
+            conn, f"INSERT INTO screenings ({', '.join(columns)}) "
+                  f"SELECT {values} FROM screenings WHERE id = ?", (source,))
 
 
 async def row(db: Database, rid: int) -> dict[str, Any]:

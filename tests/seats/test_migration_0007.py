@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from festival.core.store import Database, _statements, migration_files
+from festival.core.store import Database, migration_files
+from festival.core.store.sqlite import statements as _statements
 
 NOW = "2099-11-01T10:00:00Z"
 
