@@ -9,13 +9,19 @@ template that already holds it, built (lazily) from the first. The apps made by 
 share their compiled page templates (tests.helpers.SharedTemplateCode): compiling them
 anew for each test's app cost more than anything else in the suite.
 
+Every test that uses the database runs twice, once per backend (`backend` is a fixture
+parameter): on SQLite, and on PostgreSQL (tests/postgres.py starts a throw-away server;
+each test gets a database copied from a migrated template). FESTIVAL_TEST_BACKENDS=sqlite
+(or =postgresql) runs one. Tests marked `sqlite_only` are about the SQLite file itself.
+
 Helpers (csrf_of, sign-in, registrations, mail, calendars, servers) are in
 tests/helpers.py."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ import pytest
 
 from festival.core.settings import Settings
 from festival.core.store import Database
+from tests import postgres
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -48,6 +55,70 @@ SAMPLE_FIXTURES = frozenset({"programme", "loaded"})
 SAMPLE_IN_DATABASE = pytest.StashKey[bool]()
 
 
+BACKENDS = [b for b in os.environ.get("FESTIVAL_TEST_BACKENDS", "sqlite,postgresql").split(",")
+            if b in ("sqlite", "postgresql")] or ["sqlite"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test about the SQLite file itself does not run on PostgreSQL."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("backend") == "postgresql" and item.get_closest_marker("sqlite_only"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        reason = postgres.why_not()
+        if reason:
+            pytest.skip(reason)
+        request.applymarker(pytest.mark.postgresql)
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[postgres.Server]:
+    with postgres.server() as running:
+        yield running
+
+
+def _postgresql_template(server: postgres.Server, programme: dict[str, Any] | None,
+                         start_from: str | None = None) -> str:
+    from tests.helpers import run_sync
+
+    name = server.create(start_from)
+
+    async def prepare() -> None:
+        database = await Database(server.url(name)).open()
+        try:
+            if programme is not None:
+                from festival.programme.loader import import_programme
+                await import_programme(database, programme)
+        finally:
+            await database.close()
+
+    run_sync(prepare())
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgresql_migrated(postgresql_server: postgres.Server) -> str:
+    return _postgresql_template(postgresql_server, None)
+
+
+@pytest.fixture(scope="session")
+def postgresql_sample(postgresql_server: postgres.Server, postgresql_migrated: str) -> str:
+    return _postgresql_template(postgresql_server, json.loads(SAMPLE.read_text("utf-8")),
+                                postgresql_migrated)
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with every migration applied, for tests to copy."""
@@ -67,15 +138,22 @@ def pristine_sample() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings on this test's own database file: a copy of the migrated template, or
-    of the sample template when the test uses the sample programme's fixtures."""
-    db_path = tmp_path / "festival.db"
+def settings(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[Settings]:
+    """Settings on this test's own database: a copy of the migrated template, or of the
+    sample template when the test uses the sample programme's fixtures."""
     with_sample = not SAMPLE_FIXTURES.isdisjoint(request.fixturenames)
+    request.node.stash[SAMPLE_IN_DATABASE] = with_sample
+    if backend == "postgresql":
+        server: postgres.Server = request.getfixturevalue("postgresql_server")
+        template = "postgresql_sample" if with_sample else "postgresql_migrated"
+        name = server.create(request.getfixturevalue(template))
+        yield fast_settings(db_path=server.url(name), base_url=BASE_URL)
+        server.drop(name)
+        return
+    db_path = tmp_path / "festival.db"
     template = "sample_database" if with_sample else "migrated_database"
     copy_database(request.getfixturevalue(template), db_path)
-    request.node.stash[SAMPLE_IN_DATABASE] = with_sample
-    return fast_settings(db_path=str(db_path), base_url=BASE_URL)
+    yield fast_settings(db_path=str(db_path), base_url=BASE_URL)
 
 
 @pytest.fixture

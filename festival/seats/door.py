@@ -42,6 +42,7 @@ from festival.core.store import (
     fetch_one,
     fetch_value,
     insert_returning_id,
+    lock_row,
 )
 from festival.organisers import accounts, audit
 from festival.programme import queries
@@ -224,9 +225,12 @@ async def check_in(db: Database, organiser: dict[str, Any], ticket: str, *,
         raise NotFound(_("There is no ticket with that code."))
     moment = times.moment(now)
     async with db.transaction() as conn:
-        row = await fetch_one(conn, REGISTRATION_SELECT + " WHERE r.token = ?", (token,))
+        row = await fetch_one(conn, "SELECT id FROM registrations WHERE token = ?", (token,))
         if row is None:
             raise NotFound(_("There is no ticket with that code."))
+        # One check-in whichever door scans first: the other waits here, then reads it.
+        await lock_row(conn, "registrations", row["id"])
+        row = await fetch_one(conn, REGISTRATION_SELECT + " WHERE r.id = ?", (row["id"],))
         before = registration_view(row)
         accounts.require_country(organiser, before["country"])
         if screening_id is not None and before["screening_id"] != screening_id:
@@ -281,6 +285,7 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
     errors = {k: v for k, v in (("name", name_error), ("email", email_error)) if v}
     moment = times.moment(now)
     async with db.transaction() as conn:
+        await lock_row(conn, "screenings", screening_id)  # the seats left, decided here
         screening = await managed_screening(conn, organiser, screening_id)
         if screening["status"] != "scheduled":
             raise Conflict(_("Walk-ins can only be added to a scheduled screening."))

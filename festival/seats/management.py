@@ -41,6 +41,7 @@ from festival.core.store import (
     fetch_one,
     fetch_value,
     insert_returning_id,
+    lock_row,
 )
 from festival.core.text import has_unsafe_characters
 from festival.mail import outbox
@@ -78,7 +79,9 @@ async def _registration(conn: Connection, organiser: dict[str, Any],
                         screening_id: int, registration_id: Any, moment: str
                         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the screening, the registration) inside a write transaction: the organiser's
-    country checked, overdue holds expired first (and the waitlist moved up)."""
+    country checked, overdue holds expired first (and the waitlist moved up). The
+    screening's row is locked first (festival.core.store.lock_row)."""
+    await lock_row(conn, "screenings", screening_id)
     screening = await door.managed_screening(conn, organiser, screening_id)
     if await expire_overdue(conn, screening_id, moment):
         await promote_waitlist(conn, screening_id, now=times.parse_utc(moment))

@@ -67,7 +67,7 @@ from typing import Any
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, RegistrationClosed, ValidationError, _
 from festival.core.i18n import Text
-from festival.core.store import Connection, Database, execute, fetch_all, fetch_one
+from festival.core.store import Connection, Database, execute, fetch_all, fetch_one, lock_row
 from festival.core.text import clean_email, email_key, has_unsafe_characters
 from festival.mail import outbox
 from festival.organisers import audit
@@ -372,7 +372,8 @@ async def cancel(db: Database, token: str, *, now: datetime | None = None) -> di
         screening_id = registration["screening_id"]
         if await expire_overdue(conn, screening_id, moment):
             await promote_waitlist(conn, screening_id, now=now)
-            registration = await _load(conn, "r.id = ?", registration["id"])
+        # Read again now that the screening is locked: it may have changed meanwhile.
+        registration = await _load(conn, "r.id = ?", registration["id"])
         if registration["status"] == "cancelled":
             return _public(registration)
         if registration["checked_in_at"] is not None:
@@ -422,7 +423,7 @@ async def confirm(db: Database, token: str, code: Any, *,
         screening_id = registration["screening_id"]
         if await expire_overdue(conn, screening_id, moment):
             await promote_waitlist(conn, screening_id, now=now)
-            registration = await _load(conn, "r.id = ?", registration["id"])
+        registration = await _load(conn, "r.id = ?", registration["id"])  # locked: read again
         status = registration["status"]
         if status == "cancelled":
             raise Conflict(
@@ -445,7 +446,12 @@ async def confirm(db: Database, token: str, code: Any, *,
 async def expire_overdue(conn: Connection, screening_id: int, moment: str) -> int:
     """Cancels the screening's holds that ran out by `moment` (cancel_reason 'expired'),
     each with an 'expired' mail while the screening is still open; answers how many.
-    Inside a write transaction; the caller then promotes the waitlist."""
+    Inside a write transaction; the caller then promotes the waitlist.
+
+    Every decision on a screening's seats starts here (promote_waitlist too), so this is
+    where the screening's row is locked: on PostgreSQL, transactions on other app servers
+    that decide on the same screening wait until this one ends."""
+    await lock_row(conn, "screenings", screening_id)
     rows = await fetch_all(conn,
         """UPDATE registrations SET status = 'cancelled', cancel_reason = 'expired',
                   cancelled_at = :moment, updated_at = :moment, changes = changes + 1

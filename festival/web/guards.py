@@ -19,12 +19,19 @@ repeated in handlers.
   CSRF check stays outside it: a forged form is refused without counting. Nothing is
   limited while Settings.rate_limits is off.
 
+- `retried(routes)`: a request whose transaction the database rolled back as a
+  serialization failure or deadlock (`TryAgain`, PostgreSQL only) runs again, a few
+  times, with its body replayed; nothing was sent or committed before. Applied first,
+  innermost, so the other guards (and the limits' counting) run once.
+
 They wrap the route's ASGI app, inside the router, so their refusals go through the
 app's one error handler like any other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -34,10 +41,12 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from festival.core import limits
+from festival.core.store import TryAgain
 from festival.organisers import accounts
 from festival.web import csrf
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ATTEMPTS = 5  # then TryAgain, a Busy, answers 503 with Retry-After
 
 
 def signed_in(request: Request) -> dict[str, Any]:
@@ -172,3 +181,55 @@ def _limit_guard(app: ASGIApp, bucket: str, target: str | None, weight: Weight |
         await app(scope, receive, send)
 
     return guarded
+
+
+def retried(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
+    wrapped = list(routes)
+    for route in wrapped:
+        if isinstance(route, Route):
+            route.app = _retrying(route.app)
+    return wrapped
+
+
+def _retrying(app: ASGIApp) -> ASGIApp:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        body: list[Message] = []  # read once, replayed to each attempt
+        while True:
+            message = await receive()
+            body.append(message)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        for attempt in range(1, ATTEMPTS + 1):
+            sent: list[str] = []
+            try:
+                await app(scope, _replaying(body, receive), _noting(sent, send))
+                return
+            except TryAgain:
+                if sent or attempt == ATTEMPTS:
+                    raise
+            # Spread the retries so that the transactions that collided do not again.
+            await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311
+
+    return guarded
+
+
+def _replaying(body: list[Message], receive: Receive) -> Receive:
+    pending = iter(body)
+
+    async def again() -> Message:
+        return next(pending, None) or await receive()
+
+    return again
+
+
+def _noting(sent: list[str], send: Send) -> Send:
+    """`send`, noting in `sent` that the response has started (then no retry)."""
+    async def sending(message: Message) -> None:
+        if not sent:
+            sent.append(message["type"])
+        await send(message)
+
+    return sending

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from festival.core.settings import Settings
-from festival.web.guards import for_organisers, limited, same_origin, seats_asked
+from festival.web.guards import for_organisers, limited, retried, same_origin, seats_asked
 
 
 def named(routes: Iterable[BaseRoute], *names: str) -> list[BaseRoute]:
@@ -27,8 +27,10 @@ def named(routes: Iterable[BaseRoute], *names: str) -> list[BaseRoute]:
 
 def fresh(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
     """Copies of `routes`: the guards wrap a route's app, and the views' route lists are
-    shared by every app built in one process (tests build many), so each app wraps its own."""
-    return [copy.copy(r) for r in routes]
+    shared by every app built in one process (tests build many), so each app wraps its own.
+    Each copy first runs again when PostgreSQL rolled its transaction back (`retried`,
+    innermost, so the other guards run once)."""
+    return retried([copy.copy(r) for r in routes])
 
 
 def build_routes(settings: Settings) -> list[BaseRoute]:
