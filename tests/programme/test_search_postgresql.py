@@ -156,6 +156,8 @@ async def test_fold_keeps_every_letter_and_digit(pg: PostgresConnection) -> None
         "SELECT g AS code, festival_fold(chr(g)) AS folded FROM unnest($1::int[]) g",
         [c for lo, hi in ranges for c in range(lo, hi + 1) if not 0xD800 <= c <= 0xDFFF])
     lost = [hex(r["code"]) for r in rows if chr(r["code"]).isalnum() and not r["folded"]]
+    # U+037A GREEK YPOGEGRAMMENI is, by NFKD, a space and a combining mark: no letter.
+    lost.remove("0x37a")
     assert lost == [], f"letters or digits folded away (Unicode {sys.version}): {lost}"
     # The fold is stable: folding a folded text changes nothing.
     changed = await pg.raw.fetchval(
@@ -189,7 +191,8 @@ async def test_programme_version_bumps_once_per_changing_statement(
     await pg.raw.execute("DELETE FROM guests WHERE key = 'none'")
     assert (await version())[0] == start + 1  # no row changed: no bump, as on SQLite
     await pg.raw.execute("UPDATE screening_guests SET position = 2 WHERE guest_id = 2")
-    await pg.raw.execute("INSERT INTO films (key, title, updated_at) VALUES ('n', 'N', 'x')")
+    await pg.raw.execute("INSERT INTO films (id, key, title, updated_at) "
+                         "VALUES (3, 'n', 'N', 'x')")
     await pg.raw.execute("DELETE FROM films WHERE key = 'n'")
     assert (await version())[0] == start + 4
     # Not part of the programme: no bump.
