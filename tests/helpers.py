@@ -103,6 +103,17 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return results[0]
 
 
+async def table_names(db: Database) -> list[str]:
+    """The festival's tables, on either engine (the search's own tables left out)."""
+    if db.dialect == "postgresql":
+        sql = ("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+               "'public' AND table_type = 'BASE TABLE' AND table_name != 'festival_schema'")
+    else:
+        sql = ("SELECT name FROM sqlite_master WHERE type = 'table' "
+               "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'screening_search%'")
+    return sorted(r[0] for r in await db.fetch_all(sql) if r[0] != "screening_search")
+
+
 async def prepare_database(path: str | Path, programme: dict[str, Any] | None = None) -> None:
     """Creates (or migrates) the database at `path`, loads `programme` if given, and
     checkpoints it: afterwards the whole database is in the main file (no -wal, no -shm

@@ -21,8 +21,9 @@ How it counts
   A rule allows `limit` requests (or seats) in any `window`-long stretch of time, so
   there is no burst at a window's edge (a fixed window would let twice the limit through
   around its end). Rows older than the bucket's longest window are pruned as it goes.
-- `take` reads the client's rows and writes the new one in one short BEGIN IMMEDIATE
-  transaction, so the counts are exact whatever the number of processes.
+- `take` reads the client's rows and writes the new one in one short transaction that
+  first locks that client's count in the bucket (`lock_name`), so the counts are exact
+  whatever the number of processes or hosts.
 - Every request the limit lets through counts, also those the handler then refuses
   (a typo, a full screening): the limit is decided before the work is done, which is
   what keeps it exact and cheap, and the numbers leave room for typos. Refused requests
@@ -73,6 +74,7 @@ from festival.core.store import (
     execute_count,
     fetch_all,
     insert_returning_id,
+    lock_name,
 )
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -200,13 +202,15 @@ def _wait(rule: Rule, rows: Sequence[Any], target: str, weight: int, now: float)
 async def take(db: Database, bucket: str, client: str, *, target: str = "", weight: int = 1,
                now: float | None = None) -> int:
     """Counts one request of `client` against `bucket` (for `target`, weighing `weight`),
-    in one BEGIN IMMEDIATE transaction; answers its row id (for `release`). RateLimited,
-    with the seconds to wait, when a rule of the bucket is already full: nothing is
-    counted then."""
+    in one transaction that locks that client's count; answers its row id (for
+    `release`). RateLimited, with the seconds to wait, when a rule of the bucket is
+    already full: nothing is counted then."""
     spec = BUCKETS[bucket]
     now = time.time() if now is None else now
     weight = max(1, min(int(weight), MAX_WEIGHT))
     async with db.transaction() as conn:
+        # Requests of one client in one bucket take turns, whichever host they reach.
+        await lock_name(conn, f"rate-limit {bucket} {client}")
         await execute(conn, "DELETE FROM rate_limit_events WHERE bucket = ? AND at <= ?",
                       (bucket, now - spec.horizon))
         rows = await fetch_all(conn, "SELECT target, weight, at FROM rate_limit_events "

@@ -36,7 +36,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: str = "festival.db"
+    db_path: str = "festival.db"  # a SQLite file, or a postgresql:// URL
+    db_pool: int = 10  # PostgreSQL connections per process
     # An unset key gets a random one per process: sessions and CSRF tokens then do not
     # survive a restart or span workers, so production sets FESTIVAL_SECRET_KEY.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -188,6 +189,24 @@ def _networks(raw: str) -> str:
     return ",".join(parts)
 
 
+def _database(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise ValueError("expected a file path or a postgresql://user@host:port/name URL")
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+            raise ValueError("expected a postgresql://user@host:port/name URL")
+    return text
+
+
+def _pool(raw: str) -> int:
+    text = raw.strip()
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= 200:
+        raise ValueError("expected a whole number of connections from 1 to 200")
+    return int(text)
+
+
 def _days(raw: str) -> int:
     text = raw.strip()
     if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) > 3650:
@@ -196,7 +215,12 @@ def _days(raw: str) -> int:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("FESTIVAL_DB", "db_path", _text, "the SQLite database file"),
+    Variable("FESTIVAL_DB", "db_path", _database,
+             "the database: an SQLite file, or postgresql://user[:password]@host[:port]/name "
+             "for PostgreSQL (several app servers)"),
+    Variable("FESTIVAL_DB_POOL", "db_pool", _pool,
+             "PostgreSQL connections each process keeps open (workers × hosts × this must "
+             "stay under the server's max_connections)"),
     Variable("FESTIVAL_SECRET_KEY", "secret_key", _text,
              "signs the forms' CSRF tokens; set it, the same on every worker, or open "
              "forms fail after a restart",

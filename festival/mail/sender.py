@@ -36,7 +36,7 @@ import aiosmtplib
 
 from festival.core import times
 from festival.core.settings import Settings
-from festival.core.store import Database, execute, fetch_all, fetch_value
+from festival.core.store import Database, execute, fetch_all, fetch_value, in_list, skip_locked
 from festival.mail import compose, outbox
 
 log = logging.getLogger("festival.mail")
@@ -170,16 +170,22 @@ async def claim_due(db: Database, *, now: datetime | str | None = None,
     if await db.fetch_one(f"SELECT 1 FROM outbox WHERE {_DUE} LIMIT 1", {"now": moment}) is None:
         return []
     async with db.transaction() as conn:
+        # Rows another sender is claiming right now are skipped, not waited for
+        # (PostgreSQL; on SQLite the transaction holds the whole file).
         ids = [r["id"] for r in await fetch_all(
-            conn, f"SELECT id FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, id LIMIT :n",
-            {"now": moment, "n": batch})]
+            conn, f"SELECT id FROM outbox WHERE {_DUE} ORDER BY next_attempt_at, id LIMIT :n"
+                  + skip_locked(conn), {"now": moment, "n": batch})]
         if not ids:
             return []
-        marks = ",".join("?" * len(ids))
-        await execute(conn, f"UPDATE outbox SET status = 'sending', claimed_until = ? "
-                            f"WHERE id IN ({marks})", [_later(moment, LEASE.total_seconds()), *ids])
-        rows = await fetch_all(conn, f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY "
-                                     "next_attempt_at, id", ids)
+        marks, values = in_list(ids)
+        # Due again in the UPDATE itself: a row claimed meanwhile is left to its claimer.
+        claimed = [r["id"] for r in await fetch_all(
+            conn, f"UPDATE outbox SET status = 'sending', claimed_until = ? "
+                  f"WHERE id IN {marks} AND ({_DUE.replace(':now', '?')}) RETURNING id",
+            [_later(moment, LEASE.total_seconds()), *values, moment, moment])]
+        marks, values = in_list(claimed)
+        rows = await fetch_all(conn, f"SELECT * FROM outbox WHERE id IN {marks} ORDER BY "
+                                     "next_attempt_at, id", values)
     return [dict(r) for r in rows]
 
 
@@ -258,7 +264,8 @@ async def send_all_once(settings: Settings) -> int:
     """`festival mail send`: delivers everything due now, then stops; answers how many
     messages the server accepted. Raises MailNotConfigured without FESTIVAL_SMTP_URL."""
     parse_smtp_url(settings.smtp_url)
-    db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous).open()
+    db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous,
+                              pool_size=settings.db_pool).open()
     total, batch = 0, 20
     try:
         while True:

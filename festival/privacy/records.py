@@ -32,8 +32,9 @@ Choices a reader might question:
   `secure_delete = ON` (festival.core.store), so SQLite zeroes the old row, index entry
   and overflow pages as it writes the new ones, and after each erasure `checkpoint()`
   copies the WAL into the main file and truncates it (the WAL still holds page images
-  from before). There is no full-text index: were one added, its shadow tables are
-  ordinary tables that secure_delete covers, but its content must be erased too.
+  from before). The programme's search index holds no attendee or organiser data.
+  On PostgreSQL, `checkpoint()` runs VACUUM instead, which frees but does not zero
+  (docs/privacy.md says what that means).
 - No VACUUM per erasure: with secure_delete on, free space holds zeros, not old rows,
   so rebuilding the whole file (seconds of the write lock for a large festival, and an
   attendee can trigger an erasure from their ticket page) would buy nothing. The one

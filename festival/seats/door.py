@@ -5,8 +5,9 @@ Choices a reader might question:
 - Check-in is one write transaction whose UPDATE carries its own guard
   (`checked_in_at IS NULL AND status = 'confirmed'`). Of two doors scanning one ticket at
   once exactly one changes the row; the other reads who was first and is told so.
-  BEGIN IMMEDIATE already serialises writers; the guard keeps the rule true for any
-  writer, and the answer comes from the row count, not from an earlier read.
+  The transaction first locks the registration's row (SQLite's BEGIN IMMEDIATE holds
+  the whole file anyway); the guard keeps the rule true for any writer, and the answer
+  comes from the row count, not from an earlier read.
 - A walk-in is a confirmed registration, checked in at once, inserted in the transaction
   that counts the seats left. Its email is optional: without one it gets email '' and an
   `email_key` of 'walk-in:<token>' (unique), so the one-registration-per-email index

@@ -1,8 +1,10 @@
 """Registrations for a screening's free seats: register, cancel, promote from the waitlist.
 
 How seats stay exact
-- Each change is one short write transaction (`Database.transaction`: BEGIN IMMEDIATE
-  takes SQLite's write lock before the first read). The checks that guard it (is it open,
+- Each change is one short write transaction (`Database.transaction`: on SQLite BEGIN
+  IMMEDIATE takes the write lock before the first read; on PostgreSQL `expire_overdue`,
+  where every decision on a screening starts, locks the screening's row). The checks
+  that guard it (is it open,
   how many seats are confirmed, is anyone waiting, is this email already registered) run
   inside it, so no two writers ever decide on the same count: never more confirmed seats
   than capacity, whatever the number of requests or of `festival serve` workers. The

@@ -33,6 +33,9 @@ from festival.programme.loader import import_programme
 from festival.seats import door, management, registrations
 from tests.helpers import PASSWORD, add_organiser, register, screening_id
 
+# About the SQLite engine itself: not run on PostgreSQL.
+pytestmark = pytest.mark.sqlite_only
+
 ADMIN = {"id": None, "role": "admin", "country": None}
 AFTER_THE_FESTIVAL = datetime(2100, 1, 1, tzinfo=UTC)
 COMPARISON = re.compile(r"(!=|<>|<=|>=|=|<|>|\bIS\b|\bIN\b|\bLIKE\b|\bBETWEEN\b)", re.I)

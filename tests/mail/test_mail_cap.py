@@ -4,8 +4,10 @@ an hour; the rest is recorded as 'capped', never sent. Organisers' notices alway
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from festival.core import times
 from festival.core.store import Database
 from festival.mail import outbox, sender
 from festival.seats import registrations
@@ -70,9 +72,9 @@ async def test_lost_ticket_requests_count_towards_the_cap(loaded):
     await registrations.resend_tickets(loaded, VICTIM)  # 8 more: fine
     await registrations.resend_tickets(loaded, VICTIM)  # none: each once per 10 minutes
     async with loaded.transaction() as conn:
-        await conn.execute("UPDATE outbox SET created_at ="
-                           " strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-11 minutes')"
-                           " WHERE created_at > '2000-01-01T00:00:00Z'")
+        await conn.execute("UPDATE outbox SET created_at = ?"
+                           " WHERE created_at > '2000-01-01T00:00:00Z'",
+                           (times.utc_text(times.utc_now() - timedelta(minutes=11)),))
     await registrations.resend_tickets(loaded, VICTIM)  # 8 more: 4 over the hour's cap
 
     assert await statuses(loaded) == {"pending": 8 + outbox.MAIL_CAP, "capped": 4}

@@ -17,7 +17,7 @@ import pytest
 from festival.core import times
 from festival.core.errors import Conflict, NotFound, ValidationError
 from festival.organisers import accounts
-from tests.helpers import BASE_URL, PASSWORD, Client, csrf_of, submit_sign_in
+from tests.helpers import BASE_URL, PASSWORD, Client, csrf_of, submit_sign_in, table_names
 
 ANA = "ana@example.org"
 
@@ -145,8 +145,7 @@ async def test_no_typed_address_is_stored_or_logged(app: Any, client: Client, an
     for _ in range(accounts.LOCK_AFTER + 1):
         await submit_sign_in(client, typo, "guess-guess")
         await submit_sign_in(client, ANA, "guess-guess")
-    tables = [r["name"] for r in await app.state.db.fetch_all(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = await table_names(app.state.db)
     for table in tables:
         for row in await rows(app, table):
             text = repr(row)

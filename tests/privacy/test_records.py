@@ -196,6 +196,7 @@ def file_bytes(path: str) -> dict[str, bytes]:
             else b"" for suffix in ("", "-wal", "-shm")}
 
 
+@pytest.mark.sqlite_only
 async def test_forget_leaves_no_copy_in_the_database_files(loaded: Database,
                                                             settings: Settings) -> None:
     address, name = "Zq.Forget-Me-4711@Example.ORG", "Zebulon Quillfeather"

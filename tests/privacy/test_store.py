@@ -7,10 +7,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from festival.core.settings import Settings
 from festival.core.store import Database, migration_files
 from festival.core.store.sqlite import SECURE_DELETE_SINCE
 from festival.privacy import records
+
+# About the SQLite file (PostgreSQL's side of erasure is in docs/privacy.md).
+pytestmark = pytest.mark.sqlite_only
 
 
 async def test_every_connection_zeroes_what_it_deletes(db: Database) -> None:

@@ -33,7 +33,8 @@ def changed(programme: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 async def snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
-    return {t: [dict(r) for r in await db.fetch_all(f"SELECT * FROM {t} ORDER BY rowid")]
+    # Sorted by content: the engines return rows in no particular order.
+    return {t: sorted((dict(r) for r in await db.fetch_all(f"SELECT * FROM {t}")), key=repr)
             for t in TABLES}
 
 

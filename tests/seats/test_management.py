@@ -7,10 +7,12 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from festival.core import times
 from festival.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from festival.core.store import Database, insert_returning_id
 from festival.mail import outbox
@@ -33,17 +35,15 @@ async def hague(db: Database, programme: Any) -> int:
 
 async def second_screening(db: Database, source: int, capacity: int = 4) -> int:
     """A copy of `source` a day later, at the same venue, with its own key and UID."""
-    columns = [r["name"] for r in await db.fetch_all("PRAGMA table_info(screenings)")
-               if r["name"] != "id"]
-    values = ", ".join(
-        {"key": "key || '-later'", "uid": "uid || '-later'", "capacity": str(capacity),
-         "starts_at": "strftime('%Y-%m-%dT%H:%M:%SZ', starts_at, '+1 day')",
-         "ends_at": "strftime('%Y-%m-%dT%H:%M:%SZ', ends_at, '+1 day')"}.get(c, c)
-        for c in columns)
+    row = dict(await db.fetch_one("SELECT * FROM screenings WHERE id = ?", (source,)))
+    del row["id"]
+    row.update(key=row["key"] + "-later", uid=row["uid"] + "-later", capacity=capacity,
+               **{c: times.utc_text(times.parse_utc(row[c]) + timedelta(days=1))
+                  for c in ("starts_at", "ends_at")})
     async with db.transaction() as conn:
         return await insert_returning_id(
-            conn, f"INSERT INTO screenings ({', '.join(columns)}) "
-                  f"SELECT {values} FROM screenings WHERE id = ?", (source,))
+            conn, f"INSERT INTO screenings ({', '.join(row)}) "
+                  f"VALUES ({', '.join('?' * len(row))})", list(row.values()))
 
 
 async def row(db: Database, rid: int) -> dict[str, Any]:
@@ -95,7 +95,7 @@ async def test_cancel_promotes_the_waitlist_in_order_mails_and_audits(
 async def test_organiser_cancellation_is_never_capped(db: Database, nl: dict[str, Any],
                                                      hague: int) -> None:
     ana = await register(db, hague, "Ana", "ana@example.org", 1)
-    await sql(db, "UPDATE outbox SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')")
+    await sql(db, "UPDATE outbox SET created_at = ?", (times.now_text(),))
     for _ in range(outbox.MAIL_CAP):  # the address's hourly cap is used up
         async with db.transaction() as conn:
             await outbox.enqueue(conn, kind="confirmed", registration_id=ana["id"])

@@ -146,7 +146,8 @@ async def test_registering_and_signing_in_through_the_app_log_no_secret_at_debug
     assert answer.status_code == 401
     assert any(r.name == "festival.auth" and r.levelno == logging.WARNING
                for r in caplog.records)
-    assert any(r.name == "aiosqlite" for r in caplog.records)
+    if app.state.db.dialect == "sqlite":  # aiosqlite logs each statement at DEBUG
+        assert any(r.name == "aiosqlite" for r in caplog.records)
     assert token not in caplog.text
     assert_nothing_secret(caplog.text)
 

@@ -57,6 +57,7 @@ class Connection(Protocol):
     async def execute_count(self, sql: str, params: Params = ()) -> int: ...
     async def execute_many(self, sql: str, rows: Iterable[Params]) -> None: ...
     async def lock_row(self, table: str, row_id: int) -> None: ...
+    async def lock_name(self, name: str) -> None: ...
 
 
 def is_postgresql(location: str) -> bool:
@@ -163,6 +164,20 @@ async def lock_row(conn: Connection, table: str, row_id: int) -> None:
     locks the same row wait until this one ends. PostgreSQL: `SELECT … FOR UPDATE`;
     SQLite: nothing to do, the transaction already holds the file's write lock."""
     await conn.lock_row(table, row_id)
+
+
+async def lock_name(conn: Connection, name: str) -> None:
+    """Like `lock_row` for something that has no row of its own (one client's count in a
+    rate-limit bucket): transactions locking the same `name` take turns. PostgreSQL: a
+    transaction-scoped advisory lock on the name's hash; SQLite: nothing to do."""
+    await conn.lock_name(name)
+
+
+def skip_locked(conn: Connection) -> str:
+    """The end of a SELECT that claims rows for this transaction (the outbox's senders):
+    on PostgreSQL ` FOR UPDATE SKIP LOCKED`, so concurrent claimers take different rows
+    instead of queueing behind each other; on SQLite nothing (one writer at a time)."""
+    return " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
 
 
 async def schema_version(conn: Connection) -> int:

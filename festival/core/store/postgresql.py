@@ -28,6 +28,7 @@ import asyncpg
 from festival.core.errors import Busy
 from festival.core.store import Params, TryAgain, migration_files
 
+ACQUIRE_SECONDS = 15.0  # waiting for a free pooled connection; then Busy (503)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # Any lock number will do as long as it is always the same one.
 _MIGRATION_LOCK = 0x66657374  # "fest"
@@ -79,27 +80,56 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name"})
+_INTEGER_TYPES = frozenset({"int2", "int4", "int8"})
+
+
+def _as(type_name: str, value: Any) -> Any:
+    """`value` as SQLite would store it into a column of `type_name`: a number into
+    text becomes its digits, digits into an integer become the number. Anything else is
+    left for asyncpg to refuse."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if type_name in _TEXT_TYPES and number:
+        return str(value)
+    digits = isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value)
+    if type_name in _INTEGER_TYPES and digits:
+        return int(value)
+    if type_name in ("float4", "float8") and isinstance(value, int):
+        return float(value)
+    return value
+
+
 class PostgresConnection:
     dialect = "postgresql"
 
     def __init__(self, raw: asyncpg.Connection) -> None:
         self.raw = raw
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
+    async def _run(self, method: str, sql: str, params: Params) -> Any:
         text, args = _arguments(sql, params)
-        return await self.raw.fetch(text, *args)
+        run = getattr(self.raw, method)
+        try:
+            return await run(text, *args)
+        except asyncpg.exceptions.DataError as exc:
+            # asyncpg refused an argument's Python type before sending anything (the
+            # transaction is intact); SQLite would have converted it, so do the same.
+            if "invalid input for query argument" not in str(exc):
+                raise
+            statement = await self.raw.prepare(text)
+            types = [t.name for t in statement.get_parameters()]
+            return await run(text, *(_as(t, a) for t, a in zip(types, args, strict=True)))
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
+        return await self._run("fetch", sql, params)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
-        text, args = _arguments(sql, params)
-        return await self.raw.fetchrow(text, *args)
+        return await self._run("fetchrow", sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> None:
-        text, args = _arguments(sql, params)
-        await self.raw.execute(text, *args)
+        await self._run("execute", sql, params)
 
     async def execute_count(self, sql: str, params: Params = ()) -> int:
-        text, args = _arguments(sql, params)
-        return _count(await self.raw.execute(text, *args))
+        return _count(await self._run("execute", sql, params))
 
     async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
         batch = [_arguments(sql, row)[1] for row in rows]
@@ -110,6 +140,9 @@ class PostgresConnection:
         if not _IDENTIFIER.fullmatch(table):
             raise ValueError(f"not a table name: {table!r}")
         await self.raw.execute(f"SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE", row_id)
+
+    async def lock_name(self, name: str) -> None:
+        await self.raw.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)
 
     async def schema_version(self) -> int:
         exists = await self.raw.fetchval("SELECT to_regclass('festival_schema') IS NOT NULL")
@@ -125,12 +158,10 @@ class PostgresEngine:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self, migrate: bool = True) -> PostgresEngine:
-        try:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size,
-                statement_cache_size=1024, server_settings={"timezone": "UTC"})
-        except _UNREACHABLE as exc:
-            raise Busy() from exc
+        # An unreachable server fails here, loudly: the command or the app's start says so.
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=self.pool_size,
+            statement_cache_size=1024, server_settings={"timezone": "UTC"})
         if migrate:
             await self._migrate()
         return self
@@ -144,11 +175,11 @@ class PostgresEngine:
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         assert self._pool is not None, "Database.open() first"
         try:
-            async with self._pool.acquire() as raw:
+            async with self._pool.acquire(timeout=ACQUIRE_SECONDS) as raw:
                 yield raw
         except _RETRYABLE as exc:
             raise TryAgain() from exc
-        except _UNREACHABLE as exc:
+        except (*_UNREACHABLE, TimeoutError) as exc:
             raise Busy() from exc
 
     @contextlib.asynccontextmanager
@@ -169,13 +200,18 @@ class PostgresEngine:
         """VACUUM: marks the space of deleted rows reusable, so PostgreSQL overwrites it
         with new rows. Unlike SQLite's secure_delete it does not zero that space, and
         the write-ahead log keeps old row images until the server recycles its segments
-        (docs/privacy.md says so). Answers True when it ran."""
+        (docs/privacy.md says so). Bounded by `wait` seconds, as SQLite's checkpoint is:
+        a VACUUM still running then is cancelled (the next one picks up), and the answer
+        is False; True when it completed."""
         async with self._connection() as raw:
-            await raw.execute("VACUUM")
+            try:
+                await raw.execute("VACUUM", timeout=wait)
+            except TimeoutError:
+                return False
         return True
 
     async def vacuum(self) -> bool:
-        return await self.checkpoint()
+        return await self.checkpoint(wait=600.0)
 
     async def _migrate(self) -> int:
         async with self._connection() as raw:

@@ -66,6 +66,9 @@ class SqliteConnection:
     async def lock_row(self, table: str, row_id: int) -> None:
         """Nothing: a transaction holds the whole file's write lock from its start."""
 
+    async def lock_name(self, name: str) -> None:
+        """Nothing, as for lock_row."""
+
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0])
