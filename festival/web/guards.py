@@ -20,9 +20,9 @@ repeated in handlers.
   limited while Settings.rate_limits is off.
 
 - `retried(routes)`: a request whose transaction the database rolled back as a
-  serialization failure or deadlock (`TryAgain`, PostgreSQL only) runs again, a few
-  times, with its body replayed; nothing was sent or committed before. Applied first,
-  innermost, so the other guards (and the limits' counting) run once.
+  serialization failure or deadlock (`TryAgain`, PostgreSQL only) runs its handler
+  again, a few times (the request keeps the body it read; nothing was committed).
+  Applied first, innermost, so the other guards (and the limits' counting) run once.
 
 They wrap the route's ASGI app, inside the router, so their refusals go through the
 app's one error handler like any other."""
@@ -30,6 +30,8 @@ app's one error handler like any other."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -37,7 +39,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from festival.core import limits
@@ -186,50 +189,23 @@ def _limit_guard(app: ASGIApp, bucket: str, target: str | None, weight: Weight |
 def retried(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
     wrapped = list(routes)
     for route in wrapped:
-        if isinstance(route, Route):
-            route.app = _retrying(route.app)
+        if isinstance(route, Route) and inspect.iscoroutinefunction(route.endpoint):
+            # Around the endpoint itself: the app's error handler turns TryAgain into a
+            # 503 response before anything wrapped around route.app could see it.
+            route.app = request_response(_retrying(route.endpoint))
     return wrapped
 
 
-def _retrying(app: ASGIApp) -> ASGIApp:
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        body: list[Message] = []  # read once, replayed to each attempt
-        while True:
-            message = await receive()
-            body.append(message)
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
-        for attempt in range(1, ATTEMPTS + 1):
-            sent: list[str] = []
+def _retrying(endpoint: Callable[[Request], Awaitable[Response]]
+              ) -> Callable[[Request], Awaitable[Response]]:
+    @functools.wraps(endpoint)
+    async def again(request: Request) -> Response:
+        for attempt in range(1, ATTEMPTS):
             try:
-                await app(scope, _replaying(body, receive), _noting(sent, send))
-                return
+                return await endpoint(request)  # the Request keeps the body it read
             except TryAgain:
-                if sent or attempt == ATTEMPTS:
-                    raise
-            # Spread the retries so that the transactions that collided do not again.
-            await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311
-
-    return guarded
-
-
-def _replaying(body: list[Message], receive: Receive) -> Receive:
-    pending = iter(body)
-
-    async def again() -> Message:
-        return next(pending, None) or await receive()
+                # Spread the retries, so the transactions that collided do not again.
+                await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311
+        return await endpoint(request)
 
     return again
-
-
-def _noting(sent: list[str], send: Send) -> Send:
-    """`send`, noting in `sent` that the response has started (then no retry)."""
-    async def sending(message: Message) -> None:
-        if not sent:
-            sent.append(message["type"])
-        await send(message)
-
-    return sending

@@ -25,7 +25,11 @@ BAD_VALUES = [
     ("FESTIVAL_SQLITE_SYNCHRONOUS", "fast", "OFF, NORMAL, FULL, EXTRA"),
     ("FESTIVAL_MAIL_FROM", "the festival", "mail address"),
     ("FESTIVAL_MAIL_REPLY_TO", "nobody", "mail address"),
-    ("FESTIVAL_DB", "   ", "some text"),
+    ("FESTIVAL_DB", "   ", "file path or a postgresql://"),
+    ("FESTIVAL_DB", "mysql://db.example.org/festival", "postgresql://user@host"),
+    ("FESTIVAL_DB", "postgresql://db.example.org", "postgresql://user@host"),
+    ("FESTIVAL_DB_POOL", "0", "from 1 to 200"),
+    ("FESTIVAL_DB_POOL", "many", "from 1 to 200"),
     ("FESTIVAL_SECRET_KEY", "   ", "some text"),
 ]
 
