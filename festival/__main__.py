@@ -148,6 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--db", help=db_help)
     send.add_argument("--smtp-url", help="overrides $FESTIVAL_SMTP_URL")
     send.add_argument("--base-url", help=base_url_help)
+
+    copy_cmd = commands.add_parser(
+        "copy", help="copy a whole database into a new, empty one (e.g. SQLite to PostgreSQL)",
+        description="Copies everything in one festival database into another, empty one: "
+        "an SQLite file (festival.db) or a PostgreSQL URL (postgresql://user@host/db), in "
+        "any direction. Both are opened as every command opens them, which creates or "
+        "migrates their schema first: a source at an older version is migrated too. "
+        "Refused, with nothing copied, when both are the same database, when their schema "
+        "versions differ, or when the target holds any data. The copy is one transaction "
+        "on the target: if anything fails, the target is left empty. Apart from bringing its "
+        "schema up to date, the source is only read; stop the app while copying, so that "
+        "nothing written meanwhile is left behind.")
+    copy_cmd.add_argument("--from", dest="source", required=True, metavar="SOURCE",
+                          help="the database to copy: a file or a postgresql:// URL")
+    copy_cmd.add_argument("--to", dest="target", required=True, metavar="TARGET",
+                          help="the new, empty database: a file or a postgresql:// URL")
+    copy_cmd.add_argument("--quiet", action="store_true",
+                          help="print nothing on success (by default: rows per table)")
+    copy_cmd.set_defaults(db=None)
     return parser
 
 
@@ -200,7 +219,8 @@ def _print_fields(exc: ValidationError, out: TextIO) -> None:
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
     """Opens (and migrates) the database, runs `work`, closes it whatever happens."""
     try:
-        db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous).open()
+        db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous,
+                            pool_size=settings.db_pool).open()
     except (*DATABASE_ERRORS, OSError) as exc:
         raise CommandError(f"cannot open the database {describe(settings.db_path)}: {exc}"
                            ) from exc
@@ -398,6 +418,17 @@ def cmd_mail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
+    from festival.core.store import copying
+    try:
+        summary = asyncio.run(copying.copy_database(args.source, args.target))
+    except copying.CopyRefused as exc:
+        raise CommandError(str(exc)) from exc
+    if not args.quiet:
+        print("\n".join(summary.lines()))
+    return 0
+
+
 def read_password(stdin: TextIO) -> str:
     """One line from standard input (a pipe), or a hidden prompt at a terminal."""
     at_terminal = stdin.isatty()
@@ -460,7 +491,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "init": cmd_init, "load": cmd_load, "demo": cmd_demo,
     "organiser": cmd_organiser, "mail": cmd_mail, "privacy": cmd_privacy,
-    "edition": cmd_edition,
+    "edition": cmd_edition, "copy": cmd_copy,
 }
 
 

@@ -265,7 +265,7 @@ async def send_all_once(settings: Settings) -> int:
     messages the server accepted. Raises MailNotConfigured without FESTIVAL_SMTP_URL."""
     parse_smtp_url(settings.smtp_url)
     db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous,
-                              pool_size=settings.db_pool).open()
+                        pool_size=settings.db_pool).open()
     total, batch = 0, 20
     try:
         while True:

@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.install()  # again: uvicorn configures its logging after create_app
         db = await Database(settings.db_path, synchronous=settings.sqlite_synchronous,
-                              pool_size=settings.db_pool).open()
+                            pool_size=settings.db_pool).open()
         app.state.db = db
         background = await _start_background(app)
         try:

@@ -90,8 +90,8 @@ class SqliteEngine:
 
     async def _connect(self) -> SqliteConnection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
         self._all.append(conn)
+        conn.row_factory = sqlite3.Row
         # Short busy timeout: the long wait is our own retry loop, which keeps the
         # event loop free and bounded.
         await conn.execute("PRAGMA busy_timeout = 200")
@@ -102,6 +102,13 @@ class SqliteEngine:
         return SqliteConnection(conn)
 
     async def open(self, migrate: bool = True) -> SqliteEngine:
+        try:
+            return await self._open(migrate)
+        except BaseException:
+            await self.close()  # no connection thread left behind to hang the exit
+            raise
+
+    async def _open(self, migrate: bool) -> SqliteEngine:
         self._writer = writer = await self._connect()
         await _retry_locked(lambda: writer.raw.execute("PRAGMA journal_mode = WAL"))
         if migrate:
