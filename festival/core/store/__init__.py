@@ -112,6 +112,12 @@ class Database:
     async def schema_version(self) -> int:
         return await self._engine.schema_version()
 
+    @property
+    def commits(self) -> int:
+        """How many write transactions this process has committed: a cache in this
+        process that saw the same number saw every write made here since."""
+        return self._engine.commits if self._engine is not None else 0
+
     async def checkpoint(self, *, wait: float = 5.0) -> bool:
         """Makes erased data leave the storage as far as the engine allows; answers
         whether that completed (see each engine)."""

@@ -156,6 +156,7 @@ class PostgresEngine:
         self.url = url
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self.commits = 0
 
     async def open(self, migrate: bool = True) -> PostgresEngine:
         # An unreachable server fails here, loudly: the command or the app's start says so.
@@ -189,8 +190,10 @@ class PostgresEngine:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        async with self._connection() as raw, raw.transaction():
-            yield PostgresConnection(raw)
+        async with self._connection() as raw:
+            async with raw.transaction():
+                yield PostgresConnection(raw)
+            self.commits += 1
 
     async def schema_version(self) -> int:
         async with self.reader() as conn:

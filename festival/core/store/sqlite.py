@@ -87,6 +87,7 @@ class SqliteEngine:
         self._readers: asyncio.Queue[SqliteConnection] = asyncio.Queue()
         self._all: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
+        self.commits = 0
 
     async def _connect(self) -> SqliteConnection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -149,6 +150,7 @@ class SqliteEngine:
                 await conn.raw.execute("ROLLBACK")
                 raise
             await _retry_locked(lambda: conn.raw.execute("COMMIT"))
+            self.commits += 1
 
     async def schema_version(self) -> int:
         async with self.reader() as conn:
