@@ -88,6 +88,8 @@ class SqliteEngine:
         self._all: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self.commits = 0
+        self._group: asyncio.Future[None] | None = None  # the open group's outcome
+        self._committer: asyncio.Task[None] | None = None
 
     async def _connect(self) -> SqliteConnection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -125,6 +127,8 @@ class SqliteEngine:
         return self
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer
         for conn in self._all:
             await conn.close()
         self._all.clear()
@@ -139,18 +143,62 @@ class SqliteEngine:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
-        """One write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """One write, rolled back on any exception, answered only once it is durable.
+
+        Group commit: writes that queue for the lock while one runs join its
+        transaction (`BEGIN IMMEDIATE` once), each inside a savepoint of its own, so one
+        that fails is rolled back alone; one COMMIT, and one fsync at synchronous=FULL,
+        then makes the whole group durable, and only then does each caller go on (a
+        registration is answered 201 after its COMMIT, as before). Each write still runs
+        alone and in order, seeing every earlier one: seats stay exact."""
         assert self._writer is not None, "Database.open() first"
         async with self._write_lock:
             conn = self._writer
-            await _retry_locked(lambda: conn.raw.execute("BEGIN IMMEDIATE"))
+            if self._group is None:
+                await _retry_locked(lambda: conn.raw.execute("BEGIN IMMEDIATE"))
+                self._group = asyncio.get_running_loop().create_future()
+            group = self._group
+            await conn.raw.execute("SAVEPOINT one_write")
             try:
                 yield conn
             except BaseException:
-                await conn.raw.execute("ROLLBACK")
+                await conn.raw.execute("ROLLBACK TO one_write")
+                await conn.raw.execute("RELEASE one_write")
+                self._commit_soon()
                 raise
-            await _retry_locked(lambda: conn.raw.execute("COMMIT"))
-            self.commits += 1
+            await conn.raw.execute("RELEASE one_write")
+            self._commit_soon()
+        # Not cancelled with this caller: the others in the group wait for it too.
+        await asyncio.shield(group)
+
+    def _commit_soon(self) -> None:
+        """Commits the open group once the writes queued before this call have run."""
+        if self._committer is None:
+            self._committer = asyncio.get_running_loop().create_task(self._commit_group())
+
+    async def _commit_group(self) -> None:
+        async with self._write_lock:
+            self._committer = None
+            await self._commit_locked()
+
+    async def _commit_locked(self) -> None:
+        """COMMITs the open group, if any (the write lock held); every write in it gets
+        the outcome: done, or the COMMIT's error."""
+        group, self._group = self._group, None
+        if group is None:
+            return
+        writer = self._writer
+        assert writer is not None
+        try:
+            await _retry_locked(lambda: writer.raw.execute("COMMIT"))
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await writer.raw.execute("ROLLBACK")
+            group.set_exception(exc)
+            group.exception()  # retrieved here; each waiting write raises it
+            return
+        self.commits += 1
+        group.set_result(None)
 
     async def schema_version(self) -> int:
         async with self.reader() as conn:
@@ -167,6 +215,7 @@ class SqliteEngine:
         delay = 0.01
         while True:
             async with self._write_lock:
+                await self._commit_locked()
                 try:
                     row = await self._writer.fetch_one("PRAGMA wal_checkpoint(TRUNCATE)")
                     done = row is not None and row[0] == 0
@@ -186,6 +235,7 @@ class SqliteEngine:
         never per request."""
         assert self._writer is not None, "Database.open() first"
         async with self._write_lock:
+            await self._commit_locked()
             writer = self._writer
             await _retry_locked(lambda: writer.raw.execute("VACUUM"))
         return await self.checkpoint()
