@@ -223,7 +223,7 @@ def test_mail_send_builds_links_with_the_base_url_flag(
     assert main(["mail", "send", "--db", db_path]) == 0
     assert seen == ["http://127.0.0.1:8765", "http://127.0.0.1:8000"]
     assert main(["mail", "send", "--base-url", "ftp://nowhere"]) == 1
-    assert "base_url" in capsys.readouterr().err
+    assert "--base-url" in capsys.readouterr().err
     assert main(["mail", "send", "--help"]) == 0
     assert "$FESTIVAL_BASE_URL or http://127.0.0.1:8000" in " ".join(
         capsys.readouterr().out.split())

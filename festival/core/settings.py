@@ -77,7 +77,8 @@ class Settings:
                 continue
             var = declared.get(name)
             # A flag for a declared field goes through the same check, named as the flag.
-            values[name] = var.read(str(value), name) if var else value
+            flag = FLAGS.get(name, name)
+            values[name] = var.read(str(value), flag) if var else value
         return cls(**values)
 
     def environment(self) -> dict[str, str]:
@@ -88,6 +89,9 @@ class Settings:
 
 
 # --- the variables ----------------------------------------------------------------------
+
+# The command-line flags that set a field, for messages about their values.
+FLAGS = {"db_path": "--db", "base_url": "--base-url", "smtp_url": "--smtp-url"}
 
 @dataclass(frozen=True)
 class Variable:
