@@ -11,6 +11,8 @@ by whoever shows them (pages, the API, feeds, mail)."""
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -135,13 +137,50 @@ async def edition_by_key(db: Database, key: str | None) -> dict[str, Any]:
     return edition
 
 
+# How long the programme version read from the database is trusted without reading it
+# again, unless this process has written since: a change made by another worker or host
+# shows in this one's pages and feeds at the latest this much later (issue: within a
+# second), and a burst of requests costs one read per period instead of one each.
+VERSION_HELD_SECONDS = 0.5
+clock = time.monotonic  # the clock that times it (tests move it forward)
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldVersion:
+    commits: int  # db.commits when it was read
+    read_at: float  # time.monotonic()
+    value: tuple[int, str]
+
+
+_held: weakref.WeakKeyDictionary[Database, _HeldVersion] = weakref.WeakKeyDictionary()
+
+
 async def programme_version(db: Database) -> tuple[int, str]:
     """(version, changed_at) of the whole programme: a counter that triggers bump on any
     change to editions, venues, films, guests or screenings (migration 0003), so a cache
-    keyed by it is fresh after a one-row read."""
-    row = await db.fetch_one("SELECT version, changed_at FROM programme_version WHERE id = 1")
+    keyed by it is fresh after a one-row read. That read is held for
+    VERSION_HELD_SECONDS, and dropped at once when this process commits a write."""
+    held = held_version(db)
+    if held is not None:
+        return held
+    commits, read_at = db.commits, clock()  # before the read: a write landing
+    row = await db.fetch_one(  # meanwhile makes the next call read again
+        "SELECT version, changed_at FROM programme_version WHERE id = 1")
     assert row is not None, "migration 0003_feeds.sql creates the row"
-    return int(row["version"]), row["changed_at"]
+    value = (int(row["version"]), row["changed_at"])
+    _held[db] = _HeldVersion(commits, read_at, value)
+    return value
+
+
+def held_version(db: Database) -> tuple[int, str] | None:
+    """The programme version while it is held (see programme_version), without any
+    read: None when it must be read again."""
+    held = _held.get(db)
+    if held is None or held.commits != db.commits:
+        return None
+    if clock() - held.read_at >= VERSION_HELD_SECONDS:
+        return None
+    return held.value
 
 
 async def has_country(db: Database, code: str) -> bool:

@@ -33,7 +33,7 @@ from festival.mail.sender import MailSender
 from festival.privacy.retention import RetentionTask
 from festival.programme import queries
 from festival.seats import registrations
-from festival.web import templating
+from festival.web import revalidation, templating
 from festival.web.routes import build_routes
 
 log = logging.getLogger("festival")
@@ -155,8 +155,6 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        templating.use_locale(templating.negotiate_locale(request))
         extra_headers = list(SECURITY_HEADERS)
         if self.https_site or scope.get("scheme") == "https":
             extra_headers.append(HSTS)
@@ -165,6 +163,11 @@ class RequestGuard:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
+
+        if await revalidation.answer_early(scope, send_with_headers):
+            return  # a feed's 304, as the route would have answered it
+        request = Request(scope)
+        templating.use_locale(templating.negotiate_locale(request))
 
         limit = body_limit(scope["path"])
         length = request.headers.get("content-length", "")

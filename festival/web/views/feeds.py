@@ -42,6 +42,7 @@ from festival.core.errors import NotFound, _
 from festival.core.text import city_slug
 from festival.programme import queries
 from festival.seats import registrations
+from festival.web import revalidation
 from festival.web.templating import render
 
 MEDIA_TYPE = "text/calendar"  # Starlette adds "; charset=utf-8"
@@ -130,7 +131,12 @@ async def serve_cached(request: Request, key: tuple[Any, ...], build: Builder) -
     feed = await feed_cache(request.app).get_or_build(
         (*key, language), version,
         lambda: _build(request, build, version, changed_at, language))
-    return respond(request, feed, PUBLIC_CACHE)
+    response = respond(request, feed, PUBLIC_CACHE)
+    # The next conditional request for this URL can be answered before routing.
+    revalidation.remembered(request.app).remember(
+        request.scope, feed.version, feed.etag, feed.last_modified,
+        feed_headers(feed, PUBLIC_CACHE))
+    return response
 
 
 async def _build(request: Request, build: Builder, version: int, changed_at: str,
@@ -146,11 +152,15 @@ async def _build(request: Request, build: Builder, version: int, changed_at: str
     return Feed(version, body, ics.etag(body), http_date(changed_at), filename)
 
 
+def feed_headers(feed: Feed, cache_control: str) -> dict[str, str]:
+    return {"ETag": feed.etag, "Last-Modified": feed.last_modified,
+            "Cache-Control": cache_control,
+            "Content-Disposition": f'inline; filename="{feed.filename}"'}
+
+
 def respond(request: Request, feed: Feed, cache_control: str) -> Response:
     """200 with the feed, 304 for a matching conditional request, HEAD without body."""
-    headers = {"ETag": feed.etag, "Last-Modified": feed.last_modified,
-               "Cache-Control": cache_control,
-               "Content-Disposition": f'inline; filename="{feed.filename}"'}
+    headers = feed_headers(feed, cache_control)
     if not_modified(request, feed):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
@@ -160,20 +170,9 @@ def respond(request: Request, feed: Feed, cache_control: str) -> Response:
 
 
 def not_modified(request: Request, feed: Feed) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or feed.etag in tags
-    since = request.headers.get("if-modified-since")
-    if not since:
-        return False
-    try:
-        since_at = email.utils.parsedate_to_datetime(since)
-        modified_at = email.utils.parsedate_to_datetime(feed.last_modified)
-        return modified_at <= since_at
-    except (TypeError, ValueError):
-        return False
+    return revalidation.not_modified(request.headers.get("if-none-match"),
+                                     request.headers.get("if-modified-since"),
+                                     feed.etag, feed.last_modified)
 
 
 def http_date(utc_text: str) -> str:
