@@ -12,9 +12,10 @@ Choices a reader might question:
   that counts the seats left. Its email is optional: without one it gets email '' and an
   `email_key` of 'walk-in:<token>' (unique), so the one-registration-per-email index
   holds. No mail is queued: the attendee is standing at the door.
-- Seats left for walk-ins are capacity minus confirmed seats. At the door the waitlist
-  has stopped moving (nobody is promoted once a screening has started), so free seats go
-  to whoever is there.
+- Seats left for walk-ins are capacity minus the seats taken (confirmed and held), as
+  kept per screening (festival.seats.registrations.TAKEN_SEATS). At the door the
+  waitlist has stopped moving (nobody is promoted once a screening has started), so free
+  seats go to whoever is there.
 - Every function about one screening's attendees takes the organiser and checks their
   country itself (`accounts.require_country`), so no view can forget it. A ticket of another
   country's screening answers 403, not 404: organisers are trusted staff, and "not
@@ -108,6 +109,28 @@ async def managed_screening(db: Database | Connection, organiser: dict[str, Any]
     screening = await queries.get_screening(db, screening_id, public=False)
     accounts.require_country(organiser, screening["country"])
     return screening
+
+
+# What a write deciding on a screening needs of it, read in its transaction: one row
+# and the kept counts, not the programme's whole screening (managed_screening), whose
+# seat figures sum the screening's registrations.
+_SCREENING_FOR_CHANGE = f"""
+SELECT s.id, s.edition_id, s.status, s.starts_at, s.capacity, s.max_seats, v.country,
+       {registrations.TAKEN_SEATS} AS taken_seats, {registrations.WAITING} AS waiting
+FROM screenings s JOIN venues v ON v.id = s.venue_id WHERE s.id = ?
+"""
+
+
+async def screening_for_change(conn: Connection, organiser: dict[str, Any],
+                               screening_id: int) -> dict[str, Any]:
+    """What managed_screening answers (and refuses: NotFound, Forbidden), reduced to
+    what writes decide on: id, edition_id, status, starts_at, capacity, max_seats,
+    country, taken_seats and waiting (drafts too)."""
+    row = await fetch_one(conn, _SCREENING_FOR_CHANGE, (screening_id,))
+    if row is None:
+        raise NotFound(_("There is no such screening."))
+    accounts.require_country(organiser, row["country"])
+    return dict(row)
 
 
 def registration_view(row: Row | dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +310,7 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
     moment = times.moment(now)
     async with db.transaction() as conn:
         await lock_row(conn, "screenings", screening_id)  # the seats left, decided here
-        screening = await managed_screening(conn, organiser, screening_id)
+        screening = await screening_for_change(conn, organiser, screening_id)
         if screening["status"] != "scheduled":
             raise Conflict(_("Walk-ins can only be added to a scheduled screening."))
         seats_error = _walk_in_seats(seats, screening["max_seats"])
@@ -295,7 +318,7 @@ async def add_walk_in(db: Database, organiser: dict[str, Any], screening_id: int
             errors["seats"] = seats_error
         if errors:
             raise ValidationError(fields=errors)
-        seats_left = screening["capacity"] - screening["confirmed_seats"]
+        seats_left = screening["capacity"] - screening["taken_seats"]
         if seats > seats_left:
             raise NoSeatsLeft(max(0, seats_left))
         token = registrations.new_token()

@@ -8,8 +8,10 @@ organiser instead of the attendee:
   (outbox.enqueue, never capped: `by_organiser`) and its audit entry (no name or
   address in it: festival.organisers.audit). Holds that ran out are expired first.
 - Every function takes the organiser and checks their country itself
-  (door.managed_screening), and the registration must belong to the screening the
-  organiser is looking at (NotFound otherwise).
+  (door.managed_screening; inside a write, door.screening_for_change, which reads the
+  seat counts kept per screening instead of summing registrations), and the
+  registration must belong to the screening the organiser is looking at (NotFound
+  otherwise).
 - Strict order of the waitlist: whatever frees seats (a cancellation, fewer seats, a
   registration moved away) promotes the waitlist in order. More seats, or a party
   moved in, are given only when they fit AND nobody is waiting for them there: an
@@ -48,7 +50,7 @@ from festival.mail import outbox
 from festival.mail.facts import MessageFacts
 from festival.organisers import audit
 from festival.seats import door, registrations
-from festival.seats.registrations import TAKEN, expire_overdue, promote_waitlist
+from festival.seats.registrations import TAKEN_SEATS, WAITING, expire_overdue, promote_waitlist
 
 SUBJECT_MAX = 200
 BODY_MAX = 5000
@@ -59,11 +61,7 @@ CHECKED_IN = _("This ticket was used at the door, so it can no longer be cancell
 NOT_LIVE = _("This registration is cancelled.")
 CANCELLED_SCREENING = _("This screening was cancelled, so its registrations cannot be changed.")
 
-_SEATS = f"""SELECT s.capacity, s.max_seats,
-       (SELECT COALESCE(SUM(seats), 0) FROM registrations
-        WHERE screening_id = s.id AND status IN {TAKEN}) AS taken_seats,
-       (SELECT COUNT(*) FROM registrations
-        WHERE screening_id = s.id AND status = 'waitlisted') AS waiting
+_SEATS = f"""SELECT s.capacity, s.max_seats, {TAKEN_SEATS} AS taken_seats, {WAITING} AS waiting
 FROM screenings s WHERE s.id = ?"""
 
 
@@ -82,7 +80,7 @@ async def _registration(conn: Connection, organiser: dict[str, Any],
     country checked, overdue holds expired first (and the waitlist moved up). The
     screening's row is locked first (festival.core.store.lock_row)."""
     await lock_row(conn, "screenings", screening_id)
-    screening = await door.managed_screening(conn, organiser, screening_id)
+    screening = await door.screening_for_change(conn, organiser, screening_id)
     if await expire_overdue(conn, screening_id, moment):
         await promote_waitlist(conn, screening_id, now=times.parse_utc(moment))
     if isinstance(registration_id, bool) or not isinstance(registration_id, int):
@@ -202,8 +200,7 @@ async def move_targets(db: Database, organiser: dict[str, Any], screening_id: in
     rows = await db.fetch_all(
         f"""SELECT s.id, s.starts_at, s.timezone, s.capacity, f.title, v.name AS venue,
                    v.city,
-                   s.capacity - (SELECT COALESCE(SUM(seats), 0) FROM registrations
-                                 WHERE screening_id = s.id AND status IN {TAKEN}) AS free
+                   s.capacity - {TAKEN_SEATS} AS free
             FROM screenings s JOIN venues v ON v.id = s.venue_id
             JOIN films f ON f.id = s.film_id
             WHERE v.country = ? AND s.edition_id = ? AND s.id != ?
@@ -232,7 +229,7 @@ async def move(db: Database, organiser: dict[str, Any], screening_id: int,
                 target_id == screening_id):
             raise ValidationError(fields={"screening": _("Please choose another screening.")})
         try:
-            target = await door.managed_screening(conn, organiser, target_id)
+            target = await door.screening_for_change(conn, organiser, target_id)
         except NotFound:
             raise ValidationError(fields={"screening": _("Please choose another screening.")}
                                   ) from None
@@ -389,7 +386,7 @@ async def send_message(db: Database, organiser: dict[str, Any], screening_id: in
     ValidationError; Conflict when nobody would get it; Forbidden; NotFound."""
     message = clean_message(subject, body)
     async with db.transaction() as conn:
-        await door.managed_screening(conn, organiser, screening_id)
+        await door.screening_for_change(conn, organiser, screening_id)
         rows = await fetch_all(conn, _RECIPIENTS, (screening_id,))
         if not rows:
             raise Conflict(_("Nobody is registered for this screening yet."))

@@ -9,7 +9,11 @@ How seats stay exact
   inside it, so no two writers ever decide on the same count: never more confirmed seats
   than capacity, whatever the number of requests or of `festival serve` workers. The
   transaction commits before the view answers, so a confirmed seat is never lost.
-- Seats left are derived (capacity minus the sum of confirmed seats), never stored.
+- Seats left are capacity minus the seats taken (confirmed and held). The seats taken
+  and the parties waiting are kept per screening in `screening_seats` by triggers
+  (migration 0015) in the transaction of every change to registrations, whoever makes
+  it; nothing here writes them. Deciding on a seat reads that one row (TAKEN_SEATS,
+  WAITING), however many registrations the screening has.
 - An attendee is their email, trimmed and lower-cased (`email_key`): registering again
   for the same screening returns the first registration. The unique partial index on
   (screening_id, email_key) is the backstop.
@@ -87,6 +91,11 @@ HOLD_MINUTES = 30  # how long seats are held for an address to be confirmed, by 
 HOLD_MINUTES_RANGE = (5, 1440)  # what organisers may choose (migration 0007 checks it too)
 EXPIRY_INTERVAL = 60.0  # seconds between two runs of `expire_holds_periodically`
 TAKEN = "('confirmed', 'held')"  # the statuses whose seats are taken
+# The seats taken (TAKEN's) and the parties waiting of the screening aliased `s`, as the
+# triggers of migration 0015 keep them: one row by its key, not a sum over the
+# screening's registrations. (Migration 0015 spells TAKEN's statuses out again.)
+TAKEN_SEATS = "(SELECT taken FROM screening_seats WHERE screening_id = s.id)"
+WAITING = "(SELECT waiting FROM screening_seats WHERE screening_id = s.id)"
 
 
 REGISTRATION_SELECT = """
@@ -102,10 +111,7 @@ FROM registrations r
 SCREENING_STATE = f"""
 SELECT s.id, s.status, s.starts_at, s.ends_at, s.capacity, s.max_seats, e.confirm_email,
        e.hold_minutes,
-       (SELECT COALESCE(SUM(seats), 0) FROM registrations
-        WHERE screening_id = s.id AND status IN {TAKEN}) AS taken_seats,
-       (SELECT COUNT(*) FROM registrations
-        WHERE screening_id = s.id AND status = 'waitlisted') AS waiting,
+       {TAKEN_SEATS} AS taken_seats, {WAITING} AS waiting,
        (SELECT id FROM registrations
         WHERE screening_id = s.id AND email_key = ? AND status != 'cancelled') AS existing_id
 FROM screenings s JOIN editions e ON e.id = s.edition_id WHERE s.id = ?
@@ -532,8 +538,7 @@ async def promote_waitlist(
     await expire_overdue(conn, screening_id, moment)
     screening = await fetch_one(
         conn, f"""SELECT s.status, s.starts_at, s.capacity, e.confirm_email, e.hold_minutes,
-                         (SELECT COALESCE(SUM(seats), 0) FROM registrations
-                          WHERE screening_id = s.id AND status IN {TAKEN}) AS taken_seats
+                         {TAKEN_SEATS} AS taken_seats
                   FROM screenings s JOIN editions e ON e.id = s.edition_id
                   WHERE s.id = ?""", (screening_id,))
     if screening is None or closed_reason(screening["status"], screening["starts_at"], moment):

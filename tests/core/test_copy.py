@@ -18,7 +18,13 @@ import pytest
 
 from festival.__main__ import main
 from festival.core.store import Database, migration_files
-from festival.core.store.copying import CopyRefused, copy_database, same_location, seeded_rows
+from festival.core.store.copying import (
+    DERIVED,
+    CopyRefused,
+    copy_database,
+    same_location,
+    seeded_rows,
+)
 from festival.core.store.sqlite import statements
 from festival.programme import posters, queries, search
 from tests import postgres
@@ -139,7 +145,9 @@ def test_a_copied_database_holds_every_row_and_shows_the_same_programme(tmp_path
     counts = dict(summary.tables)
     assert counts["registrations"] == 2 and counts["screenings"] == 5
     assert counts["posters"] == 1 and counts["programme_version"] == 1
-    assert summary.total == sum(len(rows) for rows in sqlite_rows(source).values())
+    # Equal above, seat counts included: the target's triggers rebuilt them.
+    assert summary.total == sum(len(rows) for table, rows in sqlite_rows(source).items()
+                                if table not in DERIVED)
     before, after = run_sync(seen_by_the_public(source)), run_sync(seen_by_the_public(target))
     assert after == before
     assert after["poster"] == POSTER and after["message"] == MESSAGE

@@ -11,8 +11,9 @@ database (the migrations' own rows, such as programme_version's one row).
 
 What is copied: every table of the schema, found in the source's catalogue, except the
 search index (SQLite: the FTS5 table `screening_search` and its shadow tables;
-PostgreSQL: the table `screening_search`), which the target's own triggers fill as the
-screenings and their guests arrive, and PostgreSQL's `festival_schema` (the version).
+PostgreSQL: the table `screening_search`) and the seat counts (`screening_seats`), which
+the target's own triggers fill as the screenings, guests and registrations arrive, and
+PostgreSQL's `festival_schema` (the version).
 Both sides must have the same tables with the same columns (matched by name). Tables go
 in an order that satisfies their foreign keys (read from the target's catalogue), rows
 in primary-key order, in batches, read from one consistent snapshot of the source and
@@ -65,6 +66,7 @@ BATCH_ROWS = 500
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Filled by triggers on the target as the rows arrive, never copied.
 SEARCH_TABLE = "screening_search"
+DERIVED = frozenset({"screening_seats"})  # the seat counts (migration 0015), likewise
 # PostgreSQL's bookkeeping: the schema version (set by the target's own migrations).
 POSTGRESQL_BOOKKEEPING = frozenset({"festival_schema", SEARCH_TABLE})
 
@@ -280,6 +282,7 @@ async def _tables(conn: Connection, dialect: str) -> list[str]:
         names = [r[0] for r in rows if not r[0].startswith("sqlite_")
                  and r[0] not in virtual
                  and not any(r[0].startswith(v + "_") for v in virtual)]
+    names = [name for name in names if name not in DERIVED]
     for name in names:
         if not _NAME.fullmatch(name):
             raise CopyRefused(f"cannot copy a table named {name!r}")
