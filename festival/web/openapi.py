@@ -202,6 +202,34 @@ LANG = {"name": "lang", "in": "query", "schema": {"type": "string"},
         "description": "the language of texts: ar, en, es, fr or nl (without it, or for "
                        "another: the Accept-Language header, else English); a "
                        "registration keeps it for its mails"}
+# Pages of the screenings list (festival.web.views.api: DEFAULT_PAGE, MAX_PAGE, CURSOR).
+PAGES_RULE = (
+    "Without `limit` and `after` the answer is the whole list, unpaginated. With either, "
+    "it is one page: at most `limit` screenings (100 without it) in start order (UTC "
+    "start, then id), and while more follow, a `Link: <…>; rel=\"next\"` header gives "
+    "the absolute address of the next page (the same query, with `limit` and `after`). "
+    "Following `rel=\"next\"` visits every screening once, in order, also while the "
+    "programme changes: `after` is a position in the list (after the screening that "
+    "starts at that UTC moment with that id), not an offset, so a screening added, moved "
+    "or removed meanwhile is seen where it now stands or not at all, and never shifts "
+    "the others. Answers carry an ETag and Last-Modified and answer 304 to a matching "
+    "If-None-Match or If-Modified-Since; `Cache-Control: public, no-cache`.")
+LIMIT = {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+         "description": "a page of at most this many screenings (1 to 1000; 100 when only "
+                        "`after` is given); without `limit` and `after`: the whole list"}
+AFTER = {"name": "after", "in": "query",
+         "schema": {"type": "string", "pattern": r"^[0-9]{8}T[0-9]{6}Z\.[0-9]{1,18}$"},
+         "description": "the page after this position, as the `Link: rel=\"next\"` header "
+                        "of the previous page gives it (the UTC start and the id of the "
+                        "last screening of that page, e.g. `20261205T180000Z.1234`); treat "
+                        "it as opaque"}
+LINK = {"description": "`<address of the next page>; rel=\"next\"`, while more screenings "
+                       "follow this page (pages only)", "schema": {"type": "string"}}
+ETAG = {"description": "of these bytes: the same answer has the same ETag in every process",
+        "schema": {"type": "string"}}
+LAST_MODIFIED = {"description": "when the server first made these bytes",
+                 "schema": {"type": "string"}}
 LOCATION = {"description": "the registration's URL (its `url`)", "required": True,
             "schema": {"type": "string", "format": "uri"}}
 
@@ -220,7 +248,9 @@ SPEC: dict[str, Any] = {
     "paths": {
         "/api/v1/screenings": {"get": {
             "operationId": "listScreenings",
-            "summary": "Screenings of an edition (the current one by default), unpaginated",
+            "summary": "Screenings of an edition (the current one by default), whole or "
+                       "a page at a time",
+            "description": PAGES_RULE,
             "parameters": [{"name": "edition", "in": "query", "schema": {"type": "string"},
                             "description": "the edition's key; empty: the current one"},
                            {"name": "q", "in": "query", "schema": {"type": "string"},
@@ -230,10 +260,18 @@ SPEC: dict[str, Any] = {
                                            "debate titles and descriptions; the last "
                                            "word also matches as a prefix (only the first 100 "
                                            "characters count)"},
-                           LANG],
-            "responses": {"200": {"description": "the screenings", "content": {
-                "application/json": {"schema": {"type": "array", "items": {
-                    "$ref": "#/components/schemas/Screening"}}}}},
+                           LANG, LIMIT, AFTER],
+            "responses": {"200": {"description": "the screenings in start order: all of "
+                                                 "them, or the page asked for",
+                                  "headers": {"Link": LINK, "ETag": ETAG,
+                                              "Last-Modified": LAST_MODIFIED},
+                                  "content": {"application/json": {"schema": {
+                                      "type": "array", "items": {
+                                          "$ref": "#/components/schemas/Screening"}}}}},
+                "304": {"description": "not modified: the If-None-Match (or "
+                                       "If-Modified-Since) of the request still holds",
+                        "headers": {"ETag": ETAG}},
+                "400": _error("a bad `limit` or `after`; `fields` names it"),
                 "404": _error("unknown edition"),
                 "429": TOO_MANY}}},
         "/api/v1/screenings/{id}": {"get": {

@@ -10,20 +10,25 @@ address by mail. No answer holds an attendee's own secret (festival.seats.regist
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from festival.core import times
-from festival.core.errors import _
-from festival.core.i18n import current_locale, localize
+from festival.core.errors import FestivalError, _
+from festival.core.i18n import Text, current_locale, localize
 from festival.programme import queries, search
 from festival.seats import registrations
 from festival.web import templating
 from festival.web.openapi import SPEC
-from festival.web.views import json_object
+from festival.web.page_cache import Kept, keep, page_cache, with_counts
+from festival.web.views import json_object, whole_number
 
 
 def language_headers() -> dict[str, str]:
@@ -73,20 +78,116 @@ def screening_detail_json(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def list_screenings(request: Request) -> JSONResponse:
+# Pages of the screenings list, for clients that ask for them (?limit= or ?after=);
+# without either the list comes whole, as it always has (the contract).
+DEFAULT_PAGE = 100  # ?after= without ?limit=
+MAX_PAGE = 1000
+# A position in the list, after the screening that starts at this UTC moment with this
+# id: 20261205T180000Z.1234. Any such text is a position, also once that screening has
+# moved or gone, so pages stay stable while the programme changes.
+CURSOR = re.compile(r"([0-9]{8})T([0-9]{6})Z\.([0-9]{1,18})")
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    after: tuple[str, int] | None  # (starts_at as stored, id) of the screening before
+
+
+def cursor(screening: dict[str, Any]) -> str:
+    """The position after `screening` in the list (its UTC start, then its id)."""
+    return f"{screening['starts_at'].replace('-', '').replace(':', '')}.{screening['id']}"
+
+
+def paging(request: Request) -> Paging | None:
+    """The page asked for (`limit`, `after`); None for the whole list. A bad value is
+    refused (400) and names its parameter."""
+    params = request.query_params
+    if "limit" not in params and "after" not in params:
+        return None
+    limit = DEFAULT_PAGE
+    if "limit" in params:
+        number = whole_number(params["limit"], 9)
+        if number is None or not 1 <= number <= MAX_PAGE:
+            raise FestivalError(fields={"limit": Text(_("must be from %(low)d to %(high)d"),
+                                                      low=1, high=MAX_PAGE)})
+        limit = number
+    after = None
+    if "after" in params:
+        found = CURSOR.fullmatch(params["after"])
+        if found is None:
+            raise FestivalError(fields={"after": _(
+                "must be a position from a Link header of this list, such as "
+                "20261205T180000Z.1234")})
+        day, clock, screening_id = found.groups()
+        after = (f"{day[:4]}-{day[4:6]}-{day[6:]}T{clock[:2]}:{clock[2:4]}:{clock[4:]}Z",
+                 int(screening_id))
+    return Paging(limit, after)
+
+
+async def list_screenings(request: Request) -> Response:
+    """The edition's screenings, whole or a page at a time, kept per address and
+    language while they are still right (festival.web.page_cache): with an ETag, 304 to a
+    matching conditional request."""
+    pages = paging(request)
+    return await page_cache(request.app).serve(request,
+                                               lambda: screening_list(request, pages))
+
+
+async def screening_list(request: Request, pages: Paging | None) -> Kept:
     db = request.app.state.db
+    # The version first: a change landing meanwhile makes this answer stale at once.
+    version, _changed_at = await queries.programme_version(db)
     edition = await queries.edition_by_key(
         db, request.query_params.get("edition", "").strip() or None)  # empty: the current
     cache: queries.ScreeningCache = request.app.state.screening_cache
     screenings = await cache.screenings(db, edition["id"])
+    seats = await page_cache(request.app).seats.current(db, cache, edition["id"])
     # ?q= searches as the programme page does (titles, guests, cities, debates).
     filters = await search.resolve(db, queries.Filters(
         q=request.query_params.get("q", "").strip()[:100]))
+    whole = not filters.q and pages is None  # every screening's seats are in it
     if filters.q:
         screenings = [s for s in screenings if filters.matches(s)]
-    screenings = await cache.with_seats(db, edition["id"], screenings)
-    return JSONResponse([screening_json(localize(s)) for s in screenings],
-                        headers=language_headers())
+    headers = language_headers()
+    if pages is not None:
+        rest = screenings if pages.after is None else [
+            s for s in screenings if (s["starts_at"], s["id"]) > pages.after]
+        screenings = rest[:pages.limit]
+        if len(rest) > pages.limit:
+            headers["Link"] = f'<{next_page(request, pages, screenings[-1])}>; rel="next"'
+    body = json_list(screening_json(localize(s)) for s in with_counts(screenings, seats))
+    return keep(body, "application/json", version=version, edition_id=edition["id"],
+                seats=seats, ids=None if whole else [s["id"] for s in screenings],
+                headers=headers)
+
+
+JSON_CHUNK = 256  # items encoded at a time by json_list
+
+
+def json_list(items: Iterable[Any]) -> bytes:
+    """The bytes JSONResponse makes of a list of these items, made a few items at a
+    time: the whole list's dicts and text at once weighed tens of megabytes at 10,000
+    screenings, in every worker."""
+    parts: list[bytes] = []
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == JSON_CHUNK:
+            parts.append(JSONResponse(chunk).body[1:-1])
+            chunk = []
+    if chunk:
+        parts.append(JSONResponse(chunk).body[1:-1])
+    return b"[" + b",".join(parts) + b"]"
+
+
+def next_page(request: Request, pages: Paging, last: dict[str, Any]) -> str:
+    """The absolute address of the page after `last`: this one's query, with the same
+    limit and the position after it."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "after")]
+    query = urlencode([*kept, ("limit", str(pages.limit)), ("after", cursor(last))])
+    return (request.app.state.settings.base_url + route_path(request, "api_screenings")
+            + "?" + query)
 
 
 async def get_screening(request: Request) -> JSONResponse:

@@ -12,9 +12,10 @@ its venue's local time with that zone's name and offset."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 from urllib.parse import urlencode
@@ -33,7 +34,8 @@ from festival.core.i18n import by_country_name, localize
 from festival.core.text import city_slug
 from festival.programme import posters, queries, search
 from festival.seats import registrations
-from festival.web.templating import format_locale, gettext, render
+from festival.web.page_cache import Kept, keep, page_cache, with_counts
+from festival.web.templating import PAGE_VARY, format_locale, gettext, render, render_shared
 from festival.web.views import optional_path, paged, whole_number
 
 PAGE_SIZE = 200
@@ -187,25 +189,36 @@ def page(request: Request, template: str, context: dict[str, Any], *,
 # --- views --------------------------------------------------------------------------------
 
 async def index(request: Request) -> Response:
+    """The programme, kept per address and language while it is still right
+    (festival.web.page_cache): a warm request costs a lookup, a matching conditional one
+    a 304. It shows no form that needs a token, so it sets no cookie and caches in front
+    may keep it."""
+    return await page_cache(request.app).serve(request, lambda: programme_page(request))
+
+
+async def programme_page(request: Request) -> Kept:
     db = request.app.state.db
+    # The version first: a change landing meanwhile makes this page stale at once.
+    version, _changed_at = await queries.programme_version(db)
     edition_key = _edition_key(request)
     edition = await queries.edition_by_key(db, edition_key)
     filters = await search.resolve(db, parse_filters(request.query_params))
     cache: queries.ScreeningCache = request.app.state.screening_cache
     screenings = await cache.screenings(db, edition["id"])
+    seats = await page_cache(request.app).seats.current(db, cache, edition["id"])
     helpers = template_helpers(request)
+    now = times.utc_now()
     shaped = shape_programme(screenings, filters, _page_number(request.query_params.get("page")),
-                             times.utc_now().date())
-    shown = [localize(s) for s in
-             await cache.with_seats(db, edition["id"], shaped.pop("shown"))]
+                             now.date())
+    shown = [localize(s) for s in with_counts(shaped.pop("shown"), seats)]
     choices = filter_choices(screenings, helpers)
-    return render(request, "public/programme.html", {
+    body = render_shared(request, "public/programme.html", {
         **helpers,
         "edition": edition,
         "edition_key": edition_key,
         # Over everywhere (a day's margin for the zones behind UTC): nothing to try.
         "edition_ended": str(edition["ends_on"])
-        < (times.utc_now().date() - timedelta(days=1)).isoformat(),
+        < (now.date() - timedelta(days=1)).isoformat(),
         "editions": await queries.list_editions(db),
         "filters": filters,
         "filtering": any(request.query_params.get(p) for p in FILTER_PARAMS),
@@ -216,6 +229,21 @@ async def index(request: Request) -> Response:
         "groups": group_by_day(shown),
         **shaped,
     })
+    return keep(body, "text/html", version=version, edition_id=edition["id"], seats=seats,
+                ids=[s["id"] for s in shown], until=changes_by_itself(shown, now),
+                headers={"Vary": PAGE_VARY})
+
+
+def changes_by_itself(shown: list[dict[str, Any]], now: datetime) -> float:
+    """When the programme page showing `shown` changes with time alone (time.time()):
+    the next start or end of a screening it shows (its registration closes), or the
+    next midnight UTC (the day it opens on, "this edition has ended")."""
+    moment = times.utc_text(now)
+    coming = [t for s in shown for t in (s["starts_at"], s["ends_at"]) if t and t > moment]
+    midnight = (math.floor(now.timestamp() / 86400) + 1) * 86400.0
+    if not coming:
+        return midnight
+    return min(times.parse_utc(min(coming)).timestamp(), midnight)
 
 
 async def render_screening(request: Request, screening: dict[str, Any],
