@@ -1,18 +1,24 @@
-"""Benchmark of the festival feed (/feeds/festival.ics), run by hand:
+"""Benchmark of the festival feed (/feeds/festival.ics, issue 14), run by hand:
 
-    python bench/bench_feeds.py [--sizes 1000,10000] [--requests 30]
+    python bench/bench_feeds.py [--screenings 1000] [--cold-sizes 1000,10000]
+                                [--workers 2] [--threads 2] [--connections 20] [--duration 5]
 
-For each size it loads the demo edition into a fresh database and measures, through the
-whole app (middleware included) with an in-process ASGI client:
-- cold: the feed built from the database (the feed cache emptied before each request;
-  VTIMEZONEs stay cached, as they do in a running server after the first build),
-- cached: the feed served from the cache (one version query, then the bytes),
-- 304: a conditional request with a matching ETag,
-- static: a file of the same bytes served by Starlette's StaticFiles in the same app,
-- icalendar: the icalendar library alone building and serialising the same events
-  from the same rows already in memory (no database, no HTTP).
-Targets: cached at least 0.8 of static's speed; cold at most 1.2x icalendar alone.
-Times are medians of bounded loops, in milliseconds.
+What it measures:
+- with wrk against `festival serve --workers N` on the demo edition of `--screenings`
+  screenings (`festival demo`), each beside a baseline measured in the same run from
+  bench/bare.py's apps under uvicorn with as many workers:
+  - the cached feed (200, the whole body) against the feed's own bytes as a static file
+    (Starlette's StaticFiles). Goal: at least 2x the static file;
+  - revalidation: a conditional GET (If-None-Match: the feed's ETag) answered 304,
+    against a bare PlainTextResponse. Goal: at least 0.5x bare plain text; every answer
+    must be a 304;
+- in-process, for each of `--cold-sizes`: the cold build (the feed cache emptied before
+  each request, through the whole app with an in-process ASGI client; VTIMEZONEs stay
+  cached, as in a running server after its first build) against the icalendar library
+  alone building and serialising the same events from the same rows in memory (no
+  database, no HTTP), medians in milliseconds. Goal: at most 0.3x icalendar's time.
+It prints a table (what, req/s or ms, baseline, ratio, goal, met) and each wrk run's
+detail. Without wrk it says so and prints the in-process rows only.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,9 +34,24 @@ from typing import Any
 import httpx
 from common import (  # also puts the checkout on sys.path
     BASE,
+    FESTIVAL,
+    Load,
+    Row,
+    add_load_arguments,
     demo_database,
+    demo_db,
     feed_screenings,
+    machine,
+    measure,
+    only_status,
+    serve_bare,
+    serve_festival,
+    summary,
+    table,
     timed,
+    whole_bodies,
+    wrk_missing,
+    wrk_path,
 )
 from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vText
 
@@ -41,6 +63,9 @@ from festival.web.app import create_app
 from festival.web.views.feeds import FeedCache
 
 FEED = "/feeds/festival.ics"
+CACHED_GOAL = 2.0  # cached feed / static file
+REVALIDATION_GOAL = 0.5  # 304 / bare plain text
+COLD_GOAL = 0.3  # cold build / icalendar alone (at most)
 
 
 def icalendar_alone(screenings: list[dict[str, Any]], zones: dict[str, Timezone]) -> bytes:
@@ -83,10 +108,10 @@ async def rows(db: Database) -> list[dict[str, Any]]:
     return await feed_screenings(db, edition["id"])
 
 
-async def measure(size: int, requests: int) -> dict[str, float]:
+async def cold_build(size: int) -> dict[str, float]:
+    """Median ms of the cold feed through the app, and of icalendar alone, at `size`."""
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
         settings, db = await demo_database(tmp, size)
-        static = Path(tmp) / "static"
         screenings = await rows(db)
         await db.close()
 
@@ -96,22 +121,11 @@ async def measure(size: int, requests: int) -> dict[str, float]:
             async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
                 first = await client.get(FEED)  # also builds the VTIMEZONEs once
                 assert first.status_code == 200, first.status_code
-                body, tag = first.content, first.headers["etag"]
-                (static / "festival.ics").write_bytes(body)
+                body = first.content
 
                 async def cold() -> None:
                     app.state.feed_cache = FeedCache()
                     assert (await client.get(FEED)).content == body
-
-                async def cached() -> None:
-                    assert len((await client.get(FEED)).content) == len(body)
-
-                async def not_modified() -> None:
-                    response = await client.get(FEED, headers={"If-None-Match": tag})
-                    assert response.status_code == 304
-
-                async def static_file() -> None:
-                    assert len((await client.get("/static/festival.ics")).content) == len(body)
 
                 year = int(screenings[0]["starts_at"][:4])
                 zones = {z: Timezone.from_tzid(z, first_date=date(year - 1, 1, 1),
@@ -121,38 +135,89 @@ async def measure(size: int, requests: int) -> dict[str, float]:
                 async def library() -> None:
                     icalendar_alone(screenings, zones)
 
-                slow_rounds = 3 if size <= 2000 else 1
-                return {
-                    "screenings": len(screenings),
-                    "mb": len(body) / 1e6,
-                    "cold": await timed(cold, max(3, slow_rounds)),
-                    "cached": await timed(cached, requests),
-                    "static": await timed(static_file, requests),
-                    "304": await timed(not_modified, requests * 5),
-                    "icalendar": await timed(library, slow_rounds),
-                }
+                rounds = 3 if size <= 2000 else 1
+                return {"screenings": len(screenings), "kb": len(body) / 1000,
+                        "cold": await timed(cold, rounds),
+                        "icalendar": await timed(library, rounds)}
 
 
-def table(results: list[dict[str, float]]) -> str:
-    head = ("screenings", "MB", "cold ms", "cached ms", "static ms", "cached/static speed",
-            "304 ms", "icalendar ms", "cold/icalendar")
-    lines = [" | ".join(head), " | ".join("---" for _ in head)]
-    for r in results:
-        lines.append(" | ".join((
-            f"{r['screenings']:.0f}", f"{r['mb']:.1f}", f"{r['cold']:.0f}",
-            f"{r['cached']:.1f}", f"{r['static']:.1f}", f"{r['static'] / r['cached']:.2f}",
-            f"{r['304']:.2f}", f"{r['icalendar']:.0f}", f"{r['cold'] / r['icalendar']:.2f}")))
-    return "\n".join(lines)
+def cold_rows(sizes: list[int]) -> list[Row]:
+    rows_ = []
+    for size in sizes:
+        try:
+            r = asyncio.run(cold_build(size))
+        except Exception as exc:  # the app's internals moved: say so, measure the rest
+            rows_.append(Row(f"cold feed build, {size} screenings (in-process)", None,
+                             "icalendar alone, same events", None, COLD_GOAL, unit="ms",
+                             at_most=True, problem=f"not measured: {exc!r}"))
+            continue
+        rows_.append(Row(f"cold feed build, {r['screenings']:.0f} screenings, "
+                         f"{r['kb']:.0f} KB (in-process)", r["cold"],
+                         "icalendar alone, same events", r["icalendar"], COLD_GOAL,
+                         unit="ms", at_most=True))
+    return rows_
+
+
+def served_rows(args: argparse.Namespace, load: Load) -> tuple[list[Row], list[str]]:
+    """The cached feed and its 304 through `festival serve`, each beside its bare app."""
+    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
+        db = demo_db(Path(tmp) / "festival.db", args.screenings)
+        static_dir = Path(tmp) / "static"
+        static_dir.mkdir()
+        with serve_festival(db, workers=args.workers, env=FESTIVAL) as festival:
+            first = httpx.get(festival.url + FEED, timeout=120)
+            assert first.status_code == 200, (first.status_code, first.text[:500])
+            body, tag = first.content, first.headers["etag"]
+            (static_dir / "festival.ics").write_bytes(body)
+            with serve_bare("static", workers=args.workers,
+                            env={"BENCH_STATIC_DIR": str(static_dir)}) as static, \
+                    serve_bare("plain", workers=args.workers) as plain:
+                static_run = measure(static.url + "/static/festival.ics", load, "get")
+                cached = measure(festival.url + FEED, load, "get")
+                plain_run = measure(plain.url + "/plain", load, "statuses")
+                revalidated = measure(festival.url + FEED, load, "statuses",
+                                      headers={"If-None-Match": tag})
+    kb = len(body) / 1000
+    rows_ = [
+        Row(f"cached feed, {args.screenings} screenings, {kb:.0f} KB", cached["rate"],
+            "static file, same bytes", static_run["rate"], CACHED_GOAL,
+            problem="; ".join(filter(None, (whole_bodies(cached, len(body)),
+                                             whole_bodies(static_run, len(body)))))),
+        Row("feed revalidation (If-None-Match → 304)", revalidated["rate"],
+            "bare plain text", plain_run["rate"], REVALIDATION_GOAL,
+            problem="; ".join(filter(None, (only_status(revalidated, 304),
+                                             only_status(plain_run, 200))))),
+    ]
+    details = [summary("static file", static_run), summary("cached feed", cached),
+               summary("bare plain text", plain_run), summary("feed 304", revalidated)]
+    return rows_, details
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--requests", type=int, default=30)
+    add_load_arguments(parser)
+    parser.add_argument("--screenings", type=int, default=1000,
+                        help="demo size for the served feed (wrk)")
+    parser.add_argument("--cold-sizes", default="1000,10000",
+                        help="demo sizes for the in-process cold build")
     args = parser.parse_args()
-    results = [asyncio.run(measure(int(n), args.requests)) for n in args.sizes.split(",")]
-    print(table(results))
-    print("\ntargets: cached/static speed >= 0.8; cold/icalendar <= 1.2")
+    started = time.perf_counter()
+    load = Load.of(args)
+    rows_ = cold_rows([int(n) for n in args.cold_sizes.split(",") if n])
+    details: list[str] = []
+    if wrk_path() is None:
+        print(wrk_missing("the served feed (cached, 304) is not measured; only the "
+                          "in-process cold build is"))
+        print(f"feeds: {machine(None, None)}")
+    else:
+        served, details = served_rows(args, load)
+        rows_ = served + rows_
+        print(f"feeds: {machine(load, args.workers)}")
+    print(table(rows_))
+    if details:
+        print()
+        print("\n".join(details))
+    print(f"whole run: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

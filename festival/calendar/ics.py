@@ -61,7 +61,9 @@ def feed(
     skipped, cancelled ones kept as STATUS:CANCELLED."""
     shown = sorted((s for s in screenings if s["status"] != "draft"), key=_order)
     organiser = _organiser(organiser_email, organiser_name, shown)
-    events = [_event(s, base_url=base_url, organiser=organiser) for s in shown]
+    # Made one at a time as the calendar is written: 10,000 events held at once weighed
+    # tens of megabytes at the peak, which a worker's memory keeps afterwards.
+    events = (_event(s, base_url=base_url, organiser=organiser) for s in shown)
     return _calendar(events, shown, method="PUBLISH", name=name, description=description)
 
 
@@ -290,7 +292,7 @@ def _country_name(code: str, locale: str) -> str:
 # --- the calendar around the events ------------------------------------------------------
 
 def _calendar(
-    events: list[Props], screenings: list[Screening], *, method: str, name: str,
+    events: Iterable[Props], screenings: list[Screening], *, method: str, name: str,
     description: str = "",
 ) -> bytes:
     head = {"VERSION": "2.0", "PRODID": PRODID, "CALSCALE": "GREGORIAN", "METHOD": method}
