@@ -74,17 +74,8 @@ class SeatCounts:
         seats = self.held(db, edition_id)
         if seats is not None:
             return seats
-        commits = db.commits
-        reading = self._reading.get(edition_id)
-        if reading is None or reading[0] != commits:  # never one begun before our writes
-            task = asyncio.ensure_future(self._read(db, screenings, edition_id))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            reading = self._reading[edition_id] = (commits, task)
-        try:
-            return await asyncio.shield(reading[1])
-        finally:
-            if self._reading.get(edition_id) is reading and reading[1].done():
-                del self._reading[edition_id]
+        return await _once(self._reading, edition_id, db.commits,
+                           lambda: self._read(db, screenings, edition_id))
 
     async def _read(self, db: Any, screenings: queries.ScreeningCache,
                     edition_id: int) -> Seats:
@@ -235,18 +226,7 @@ class PageCache:
 
     async def _build_once(self, request: Request, key: tuple[Any, ...],
                           build: Callable[[], Awaitable[Kept]]) -> Kept:
-        commits = request.app.state.db.commits
-        building = self._building.get(key)
-        if building is None or building[0] != commits:  # never one begun before our writes
-            task = asyncio.ensure_future(build())
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            building = self._building[key] = (commits, task)
-        try:
-            # Shielded: one visitor hanging up does not cancel what others wait for.
-            return await asyncio.shield(building[1])
-        finally:
-            if self._building.get(key) is building and building[1].done():
-                del self._building[key]
+        return await _once(self._building, key, request.app.state.db.commits, build)
 
     def _put(self, key: tuple[Any, ...], kept: Kept) -> None:
         before = self._kept.pop(key, None)
@@ -283,6 +263,23 @@ class PageCache:
             response = _Answer(200, list(kept.headers), kept.body)
         remember_language(request, response)
         return response
+
+
+async def _once(pending: dict[Any, tuple[int, asyncio.Task[Any]]], key: Any, commits: int,
+                make: Callable[[], Awaitable[Any]]) -> Any:
+    """What `make` answers, made once for everyone asking for `key` meanwhile; never a
+    making begun before this process's latest commit (`commits`)."""
+    running = pending.get(key)
+    if running is None or running[0] != commits:
+        task = asyncio.ensure_future(make())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        running = pending[key] = (commits, task)
+    try:
+        # Shielded: one visitor hanging up does not cancel what others wait for.
+        return await asyncio.shield(running[1])
+    finally:
+        if pending.get(key) is running and running[1].done():
+            del pending[key]
 
 
 def _seconds(http_date: str) -> float:
